@@ -1,0 +1,140 @@
+"""The `bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from bot.content import content_root, load_content
+from bot.directory import DirectoryError, load_directory
+from bot.flows import FlowError, mermaid
+from bot.i18n import LANGS
+from bot.safety import is_emergency
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot", description="Safer K&C community-safety assistant.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every configured channel; with none, the console chat")
+    chat = sub.add_parser("chat", help="talk to the assistant in the terminal")
+    chat.add_argument("--lang", choices=LANGS, help="language to use")
+    chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out, for programs")
+    search = sub.add_parser("search", help="what the assistant would suggest for some words")
+    search.add_argument("text", help="the words, or - to read one query a line")
+    search.add_argument("--lang", choices=LANGS, default="en")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--limit", type=int, default=3)
+    directory = sub.add_parser("directory", help="the service directory")
+    directory.add_argument("action", choices=["check"])
+    flows = sub.add_parser("flows", help="the conversation flows")
+    flows.add_argument("action", choices=["check", "draw"])
+    sub.add_parser("stats", help="aggregate counts: topics, services, languages, channels")
+    sub.add_parser("purge", help="apply the retention rules")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        return _dispatch(args, settings)
+    except SettingsError as exc:
+        print(f"Configuration problem: {exc}", file=sys.stderr)
+    except (DirectoryError, FlowError) as exc:
+        print(f"The content has problems:\n{exc}", file=sys.stderr)
+    return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "directory":
+        return _directory_check()
+    if args.command == "flows":
+        content = load_content()
+        print(mermaid(content.nodes) if args.action == "draw" else f"{len(content.nodes)} nodes OK")
+        return 0
+    if args.command == "search":
+        return _search(args)
+    if args.command in ("chat", "run"):
+        return _chat(args, settings)
+    if args.command == "stats":
+        print(json.dumps(_store(settings).stats(), indent=2, ensure_ascii=False))
+        return 0
+    if args.command == "purge":
+        print(f"{_store(settings).purge(time.time())} expired sessions removed")
+        return 0
+    return 2
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.store import SqliteStore
+
+    return SqliteStore(settings.db_path)
+
+
+def _directory_check() -> int:
+    path = content_root() / "directory.yaml"
+    try:
+        directory = load_directory(path)
+    except DirectoryError as exc:
+        print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"{path}: {len(directory.topics)} topics, {len(directory.services)} services, all OK")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from bot.search import Searcher
+
+    searcher = Searcher(load_content().directory)
+    queries = (line.rstrip("\n") for line in sys.stdin) if args.text == "-" else [args.text]
+    for query in queries:
+        hits = searcher.search(query, limit=args.limit)
+        if args.json:
+            out = {
+                "lang": args.lang,
+                "emergency": is_emergency(query),
+                "results": [{"id": h.id, "score": h.score} for h in hits],
+            }
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            if is_emergency(query):
+                print("EMERGENCY: call 999 (or 999 then 55 if you cannot speak)")
+            for h in hits:
+                print(f"{h.score:5.1f}  {h.id}")
+    return 0
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console import run_chat, run_jsonl
+    from bot.conversation import Conversations
+    from bot.engine import Engine
+    from bot.store import SqliteStore, load_secret
+
+    if args.command == "run" and settings.channels:
+        print(f"Channels configured: {', '.join(settings.channels)}; not available in this build.")
+        return 2
+    engine = Engine(load_content())
+    store = SqliteStore(settings.db_path)
+    conv = Conversations(engine, store, load_secret(settings.data_dir))
+    lang = getattr(args, "lang", None)
+    try:
+        if getattr(args, "jsonl", False):
+            run_jsonl(conv, lang, sys.stdin, sys.stdout)
+        else:
+            run_chat(conv, lang)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,38 @@
+"""Everything the assistant says, loaded once: flows, directory and catalogs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.directory import Directory, load_directory
+from bot.flows import Node, load_flows
+from bot.i18n import Catalogs
+
+
+def content_root() -> Path:
+    """Where flows/, locales/ and directory.yaml live: BOT_CONTENT_DIR, the checkout, or cwd."""
+    configured = os.environ.get("BOT_CONTENT_DIR")
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "directory.yaml").exists() else Path.cwd()
+
+
+@dataclass(frozen=True)
+class Content:
+    """The assistant's words and knowledge, validated."""
+
+    root: Path
+    directory: Directory
+    nodes: dict[str, Node]
+    catalogs: Catalogs
+
+
+def load_content(root: Path | None = None) -> Content:
+    """Load and check everything; raises DirectoryError or FlowError naming each problem."""
+    root = root or content_root()
+    directory = load_directory(root / "directory.yaml")
+    nodes = load_flows(root / "flows", directory)
+    return Content(root, directory, nodes, Catalogs(root / "locales"))

@@ -1,0 +1,326 @@
+"""The conversation core: one pure function from (session, inbound) to (session, replies)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from bot import cards
+from bot.content import Content
+from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate
+from bot.safety import is_emergency
+from bot.search import Searcher
+from bot.text import clean, fold
+from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
+
+log = logging.getLogger("bot.engine")
+
+MENU = "menu"
+LANGUAGE = "language"
+EMERGENCY = "emergency"
+FORGET_CONFIRM = "privacy.forget"
+RESULTS = "results"  # the services found for what a person typed
+# Screens about abuse or exploitation carry a quick-exit button.
+SENSITIVE_TOPICS = frozenset({"vawg", "youth", "slavery", "safeguarding", "victims"})
+_GREETINGS = frozenset({"hi", "hello", "hey", "menu", "start", "home", "salam", "hola", "bonjour",
+                        "ola", "olá", "salaan", "سلام", "مرحبا", "منو"})  # fmt: skip
+
+BACK = N_("⬅️ Back")
+HOME = N_("🏠 Main menu")
+EXIT = N_("🚪 Quick exit")
+
+Event = tuple[str, str]
+
+
+class Turn(NamedTuple):
+    """What one inbound event produced: the new session, replies to send, aggregate events."""
+
+    session: Session
+    replies: list[Reply]
+    events: list[Event]
+
+
+class UnknownScreen(LookupError):
+    """A choice id that names nothing the assistant can show."""
+
+
+@dataclass
+class _State:
+    session: Session
+    now: datetime
+    replies: list[Reply] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+class Engine:
+    """Turns what a person did into what the assistant says, knowing nothing of channels."""
+
+    def __init__(self, content: Content, searcher: Searcher | None = None) -> None:
+        self.content = content
+        self.searcher = searcher or Searcher(content.directory)
+
+    # The one entry point.
+    def handle(self, session: Session, inbound: Inbound, now: datetime | None = None) -> Turn:
+        """Answer one inbound event; never raises for anything a person can send."""
+        st = _State(replace(session, data=dict(session.data)), now or datetime.now(UTC))
+        if st.session.lang is None:
+            st.session.lang = negotiate(inbound.lang_hint)
+        if inbound.kind is Kind.COMMAND:
+            self._command(st, inbound.text.lower().lstrip("/"), inbound.arg)
+        elif inbound.kind is Kind.CHOICE:
+            self._choice(st, inbound.text)
+        elif inbound.kind is Kind.TEXT:
+            self._text(st, inbound.text)
+        elif inbound.kind is Kind.LOCATION:
+            _ = self.tr(st)
+            self._nudge(st, _("Thank you. I only use a location when you report something."))
+        else:
+            _ = self.tr(st)
+            self._nudge(st, _("Sorry, I can only read text and button presses here."))
+        lang = st.session.lang or session.lang  # after a quick exit, still answer in their language
+        return Turn(st.session, [self._finish(lang, r) for r in st.replies], st.events)
+
+    def tr(self, st: _State) -> Translator:
+        """The translator for the session's language."""
+        return self.content.catalogs.get(st.session.lang)
+
+    # Inbound kinds.
+    def _command(self, st: _State, name: str, arg: str) -> None:
+        if name == "start":
+            target = self._deep_link(st, arg.strip())
+            self._go_or_ask_language(st, target)
+        elif name == "exit":
+            self._quick_exit(st)
+        elif name in ("language", "lang"):
+            self._show(st, LANGUAGE)
+        elif name == "forget":
+            self._go_or_ask_language(st, FORGET_CONFIRM)
+        elif name == "help":
+            self._go_or_ask_language(st, "about")
+        elif name in ("privacy", "menu", EMERGENCY, "report", "tips"):
+            self._go_or_ask_language(st, name)
+        else:
+            _ = self.tr(st)
+            self._nudge(st, _("Sorry, I don't know that command. Here is the main menu."), MENU)
+
+    def _choice(self, st: _State, choice_id: str) -> None:
+        kind, _sep, rest = choice_id.partition(":")
+        if kind == "lang" and rest in LANGS:
+            st.session.lang = rest
+            st.events.append(("language", rest))
+            self._show(st, st.session.data.pop("after_lang", MENU))
+        elif kind == "act" and rest == "exit":
+            self._quick_exit(st)
+        elif kind == "act" and rest == "forget_confirmed" and st.session.node == FORGET_CONFIRM:
+            self._forget(st)
+        elif self._exists(choice_id) and not choice_id.startswith("act:"):
+            self._go_or_ask_language(st, choice_id)
+        else:
+            _ = self.tr(st)
+            self._nudge(st, _("Sorry, that button no longer works. Here is the main menu."), MENU)
+
+    def _text(self, st: _State, raw: str) -> None:
+        text = clean(raw)
+        _ = self.tr(st)
+        if not text:
+            self._nudge(st, _("I didn't catch that. You can use the buttons or type a question."))
+            return
+        pressed = self._typed_choice(st, text)
+        if pressed:
+            self._choice(st, pressed)
+            return
+        if is_emergency(text):
+            st.events.append(("emergency", "text"))
+            self._show(st, EMERGENCY)
+        elif fold(text) in _GREETINGS:
+            self._go_or_ask_language(st, MENU)
+            return
+        if st.session.lang is None:
+            self._show(st, LANGUAGE)
+            return
+        self._search(st, text)
+
+    # Screens.
+    def _go_or_ask_language(self, st: _State, screen: str) -> None:
+        if st.session.lang is None:
+            st.session.data["after_lang"] = screen
+            self._show(st, LANGUAGE)
+        else:
+            self._show(st, screen)
+
+    def _show(self, st: _State, screen: str) -> None:
+        try:
+            text, choices = self._screen(st, screen)
+        except UnknownScreen:
+            log.warning("unknown screen requested", extra={"screen": screen[:40]})
+            text, choices = self._screen(st, MENU)
+            screen = MENU
+        st.session.node = screen
+        st.replies.append(Reply(text, tuple(choices)))
+
+    def _exists(self, screen: str) -> bool:
+        kind, _sep, rest = screen.partition(":")
+        d = self.content.directory
+        return (
+            screen in self.content.nodes
+            or (kind == "topic" and rest in d.topics)
+            or (kind == "svc" and rest in d.services)
+            or screen == RESULTS
+        )
+
+    def _screen(self, st: _State, screen: str) -> tuple[str, list[Choice]]:
+        _ = self.tr(st)
+        kind, _sep, rest = screen.partition(":")
+        d = self.content.directory
+        if kind == "topic" and rest in d.topics:
+            st.events.append(("topic", rest))
+            st.session.data["topic"] = rest
+            st.session.data.pop("results", None)
+            choices = [Choice(f"svc:{s.id}", _(s.label)) for s in d.in_topic(rest)]
+            return cards.topic_text(d.topics[rest], d, _), self._nav(
+                st, choices, back="help", sensitive=rest in SENSITIVE_TOPICS
+            )
+        if kind == "svc" and rest in d.services:
+            st.events.append(("service", rest))
+            service = d.services[rest]
+            topic = st.session.data.get("topic")
+            back = f"topic:{topic}" if topic in service.topics else "help"
+            if st.session.data.get("results") and rest in st.session.data["results"]:
+                back = RESULTS
+            sensitive = bool(SENSITIVE_TOPICS.intersection(service.topics))
+            text = cards.service_card(service, st.now, _)
+            return text, self._nav(st, [], back=back, sensitive=sensitive)
+        if screen == RESULTS:
+            return self._results(st)
+        node = self.content.nodes.get(screen)
+        if node is None:
+            raise UnknownScreen(screen)
+        st.events.append(("node", node.id))
+        text = _(node.text)
+        if node.action == LANGUAGE and st.session.lang is None:
+            # Nobody can read a question in a language they don't know: ask in all seven.
+            text = "\n".join(self.content.catalogs.get(lang)(node.text) for lang in LANGS)
+        if node.services:
+            text += "\n\n" + "\n\n".join(
+                cards.compact_card(d.services[sid], _) for sid in node.services
+            )
+        choices = [Choice(c.target, _(c.label)) for c in node.choices]
+        if node.action == "topics":
+            choices += [Choice(f"topic:{t.id}", _(t.label)) for t in d.topics.values()]
+        elif node.action == "languages":
+            choices += [Choice(f"lang:{lang}", NATIVE_NAMES[lang]) for lang in LANGS]
+        if node.id == MENU or st.session.lang is None:
+            return text, choices  # before a language is chosen, only the languages are offered
+        return text, self._nav(st, choices, back=node.back, sensitive=node.sensitive)
+
+    def _nav(self, st: _State, choices: list[Choice], back: str, sensitive: bool) -> list[Choice]:
+        """Add the ways out every screen has: back, main menu, and quick exit where it matters."""
+        _ = self.tr(st)
+        if sensitive:
+            choices.append(Choice("act:exit", _(EXIT)))
+        if back and back != MENU:
+            choices.append(Choice(back, _(BACK)))
+        choices.append(Choice(MENU, _(HOME)))
+        return choices
+
+    def _nudge(self, st: _State, message: str, screen: str | None = None) -> None:
+        """A kind word, then the screen the person was on (or `screen`), so nothing is lost."""
+        target = screen or st.session.node
+        try:
+            _text, choices = self._screen(st, target)
+        except UnknownScreen:
+            target = MENU
+            _text, choices = self._screen(st, MENU)
+        st.session.node = target
+        st.replies.append(Reply(message, tuple(choices)))
+
+    def _typed_choice(self, st: _State, text: str) -> str | None:
+        """A number or a button's words typed instead of pressed."""
+        try:
+            _text, choices = self._screen(
+                _State(replace(st.session, data=dict(st.session.data)), st.now), st.session.node
+            )
+        except UnknownScreen:
+            return None
+        if text.isdigit() and 1 <= int(text) <= len(choices):
+            return choices[int(text) - 1].id
+        wanted = fold(text).strip(" .!")
+        for c in choices:
+            if fold(c.label).strip() == wanted or fold(_strip_icon(c.label)) == wanted:
+                return c.id
+        return None
+
+    def _search(self, st: _State, text: str) -> None:
+        _ = self.tr(st)
+        hits = self.searcher.search(text, limit=3)
+        st.events.append(("search", "hit" if hits else "miss"))
+        if not hits:
+            self._nudge(st, _("Sorry, I couldn't find a service for that. Pick a topic:"), "help")
+            return
+        for hit in hits:
+            st.events.append(("service", hit.id))
+        # Only the service ids are kept, never the words that found them.
+        st.session.data["results"] = [h.id for h in hits]
+        st.session.data.pop("topic", None)
+        self._show(st, RESULTS)
+
+    def _results(self, st: _State) -> tuple[str, list[Choice]]:
+        _ = self.tr(st)
+        d = self.content.directory
+        found = [d.services[i] for i in st.session.data.get("results", []) if i in d.services]
+        if not found:
+            raise UnknownScreen(RESULTS)
+        body = "\n\n".join(cards.compact_card(s, _) for s in found)
+        choices = [Choice(f"svc:{s.id}", _(s.label)) for s in found]
+        return f"{_('These services may help:')}\n\n{body}", self._nav(st, choices, "help", False)
+
+    # Privacy.
+    def _quick_exit(self, st: _State) -> None:
+        _ = self.tr(st)
+        st.events.append(("exit", "quick"))
+        st.replies.append(
+            Reply(
+                _("Cleared. Send any message to start again."),
+                effects=(Effect.ERASE_CHAT, Effect.RESET),
+            )
+        )
+        st.session = Session()
+
+    def _forget(self, st: _State) -> None:
+        _ = self.tr(st)
+        st.events.append(("exit", "forget"))
+        st.replies.append(
+            Reply(
+                _(
+                    "Done. Everything this assistant kept about you has been erased. "
+                    "Send any message to start again."
+                ),
+                effects=(Effect.FORGET,),
+            )
+        )
+        st.session = Session()
+
+    def _deep_link(self, st: _State, payload: str) -> str:
+        """Read a /start payload such as `vawg`, `so` or `so_youth`: a language and/or a topic."""
+        target = MENU
+        for part in payload.lower().replace("-", "_").split("_"):
+            if part in LANGS:
+                st.session.lang = part
+            elif part in self.content.directory.topics:
+                target = f"topic:{part}"
+            elif part in self.content.nodes and "." not in part:
+                target = part
+        return target
+
+    def _finish(self, lang: str | None, reply: Reply) -> Reply:
+        """Right-to-left languages keep numbers, links and references readable."""
+        if lang is None or not self.content.catalogs.get(lang).rtl:
+            return reply
+        choices = tuple(Choice(c.id, isolate_ltr(c.label)) for c in reply.choices)
+        return replace(reply, text=isolate_ltr(reply.text), choices=choices, rtl=True)
+
+
+def _strip_icon(label: str) -> str:
+    return label.split(" ", 1)[1] if " " in label and not label[0].isalnum() else label

@@ -1,0 +1,156 @@
+"""Conversations as data: the nodes of flows/*.yaml, loaded and checked at start-up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.directory import MAX_LABEL, Directory
+
+NODE_ACTIONS = frozenset({"topics", "languages"})  # screens whose buttons come from code
+CHOICE_ACTIONS = frozenset({"exit", "forget", "forget_confirmed"})
+_NODE_ID = re.compile(r"^[a-z][a-z0-9_.]*$")
+_NODE_FIELDS = {"text", "choices", "back", "services", "sensitive", "action"}
+
+
+class FlowError(ValueError):
+    """A flow file is wrong; the message lists every problem with its place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class FlowChoice:
+    """A button on a screen: go to a node, open a topic or service, or run an action."""
+
+    label: str
+    goto: str = ""
+    action: str = ""
+
+    @property
+    def target(self) -> str:
+        """The choice id the button carries."""
+        return f"act:{self.action}" if self.action else self.goto
+
+
+@dataclass(frozen=True)
+class Node:
+    """One screen of a conversation."""
+
+    id: str
+    text: str
+    source: str
+    choices: tuple[FlowChoice, ...] = ()
+    back: str = ""
+    services: tuple[str, ...] = ()
+    sensitive: bool = False
+    action: str = ""
+
+
+def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | None:
+    where = f"{source}: node {nid}"
+    if not _NODE_ID.match(nid):
+        problems.append(f"{where}: id must be lowercase letters, digits, dots and underscores")
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: must be a mapping")
+        return None
+    for key in sorted(set(raw) - _NODE_FIELDS):
+        problems.append(f"{where}: unknown field `{key}`")
+    text = raw.get("text")
+    if not isinstance(text, str) or not text.strip():
+        problems.append(f"{where}: `text` is missing or empty")
+        text = ""
+    choices = []
+    for i, c in enumerate(raw.get("choices") or []):
+        at = f"{where}.choices[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("label"), str):
+            # YAML reads a bare Yes/No/On/Off as true/false, so say how to fix it.
+            problems.append(f"{at}: needs a text `label` (put quotes around words like No)")
+            continue
+        if len(c["label"]) > MAX_LABEL:
+            problems.append(f"{at}: label {c['label']!r} is over {MAX_LABEL} characters")
+        if bool(c.get("goto")) == bool(c.get("action")):
+            problems.append(f"{at}: needs exactly one of `goto` or `action`")
+        if c.get("action") and c["action"] not in CHOICE_ACTIONS:
+            problems.append(f"{at}: unknown action `{c['action']}`")
+        choices.append(FlowChoice(c["label"], str(c.get("goto") or ""), str(c.get("action") or "")))
+    action = str(raw.get("action") or "")
+    if action and action not in NODE_ACTIONS:
+        problems.append(f"{where}: unknown action `{action}`")
+    return Node(
+        id=nid,
+        text=text.strip(),
+        source=source,
+        choices=tuple(choices),
+        back=str(raw.get("back") or ""),
+        services=tuple(raw.get("services") or ()),
+        sensitive=bool(raw.get("sensitive", False)),
+        action=action,
+    )
+
+
+def validate(nodes: dict[str, Node], directory: Directory) -> list[str]:
+    """Every target exists and every service is in the directory."""
+    problems = []
+    if "menu" not in nodes:
+        problems.append("flows: there is no `menu` node")
+    for node in nodes.values():
+        where = f"{node.source}: node {node.id}"
+        targets = [c.goto for c in node.choices if c.goto] + ([node.back] if node.back else [])
+        for target in targets:
+            kind, _, rest = target.partition(":")
+            ok = (
+                target in nodes
+                or (kind == "topic" and rest in directory.topics)
+                or (kind == "svc" and rest in directory.services)
+            )
+            if not ok:
+                problems.append(f"{where}: goes to `{target}`, which does not exist")
+        for sid in node.services:
+            if sid not in directory.services:
+                problems.append(f"{where}: unknown service `{sid}`")
+    return problems
+
+
+def load_flows(flows_dir: Path, directory: Directory) -> dict[str, Node]:
+    """Read every flows/*.yaml file and check the whole graph."""
+    nodes: dict[str, Node] = {}
+    problems: list[str] = []
+    for path in sorted(flows_dir.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"{path.name}: not valid YAML: {exc}")
+            continue
+        for nid, raw in (data.get("nodes") or {}).items():
+            if nid in nodes:
+                problems.append(f"{path.name}: node {nid}: already defined in {nodes[nid].source}")
+            node = _parse_node(str(nid), raw, path.name, problems)
+            if node is not None:
+                nodes[node.id] = node
+    problems += validate(nodes, directory)
+    if problems:
+        raise FlowError(problems)
+    return nodes
+
+
+def mermaid(nodes: dict[str, Node]) -> str:
+    """Draw the flows as a Mermaid graph, for staff to read as a tree."""
+    lines = ["graph TD"]
+    for node in nodes.values():
+        first = node.text.splitlines()[0].strip("* ")[:40].replace('"', "'")
+        lines.append(f'  {_mid(node.id)}["{first}"]')
+        for c in node.choices:
+            target = c.goto or f"act_{c.action}"
+            lines.append(f'  {_mid(node.id)} -- "{c.label}" --> {_mid(target)}')
+    return "\n".join(lines)
+
+
+def _mid(node_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", node_id)

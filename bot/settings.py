@@ -1,0 +1,110 @@
+"""Configuration from the environment (and a .env file), read once, typed, secrets masked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that must never be printed or logged."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored; surrounding quotes removed."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the operator can set."""
+
+    data_dir: Path = Path("data")
+    telegram_token: Secret | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: Secret | None = None
+    whatsapp_token: Secret | None = None
+    whatsapp_phone_number_id: str = ""
+    whatsapp_app_secret: Secret | None = None
+    whatsapp_verify_token: Secret | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    staff_chat_id: int | None = None
+    port: int = 8080
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")
+    ) -> Settings:
+        """Read the settings; the real environment wins over the .env file."""
+        env = {**read_env_file(env_file), **(environ if environ is not None else os.environ)}
+
+        def secret(name: str) -> Secret | None:
+            return Secret(env[name]) if env.get(name) else None
+
+        def integer(name: str, default: int | None) -> int | None:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+        port = integer("PORT", 8080)
+        assert port is not None
+        if not 0 < port < 65536:
+            raise SettingsError(f"PORT must be between 1 and 65535, not {port}")
+        return cls(
+            data_dir=Path(env.get("BOT_DATA_DIR") or "data"),
+            telegram_token=secret("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=env.get("TELEGRAM_API_URL") or cls.telegram_api_url,
+            telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL", ""),
+            telegram_webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+            whatsapp_token=secret("WHATSAPP_TOKEN"),
+            whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
+            whatsapp_app_secret=secret("WHATSAPP_APP_SECRET"),
+            whatsapp_verify_token=secret("WHATSAPP_VERIFY_TOKEN"),
+            whatsapp_api_url=env.get("WHATSAPP_API_URL") or cls.whatsapp_api_url,
+            staff_chat_id=integer("STAFF_CHAT_ID", None),
+            port=port,
+        )
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database file."""
+        return self.data_dir / "bot.db"
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels that are configured."""
+        found = []
+        if self.telegram_token:
+            found.append("telegram")
+        if self.whatsapp_token:
+            found.append("whatsapp")
+        return found

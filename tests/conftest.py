@@ -1,0 +1,65 @@
+"""Shared fixtures: the real content, an engine, and conversations over an in-memory store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.content import Content, load_content
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.store import MemoryStore
+from bot.types import Inbound, Reply, Session
+
+# A Tuesday afternoon in November, London time (= UTC in winter).
+TUESDAY_3PM = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def content() -> Content:
+    return load_content()
+
+
+@pytest.fixture(scope="session")
+def engine(content: Content) -> Engine:
+    return Engine(content)
+
+
+@pytest.fixture
+def conv(engine: Engine) -> Conversations:
+    return Conversations(engine, MemoryStore(), b"k" * 32, clock=lambda: TUESDAY_3PM.timestamp())
+
+
+class Chat:
+    """A person talking to the engine directly, keeping their session between turns."""
+
+    def __init__(self, engine: Engine, lang: str | None = "en") -> None:
+        self.engine = engine
+        self.session = Session(lang=lang)
+        self.events: list[tuple[str, str]] = []
+
+    def send(self, inbound: Inbound) -> list[Reply]:
+        turn = self.engine.handle(self.session, inbound, TUESDAY_3PM)
+        self.session = turn.session
+        self.events += turn.events
+        return turn.replies
+
+    def say(self, text: str) -> list[Reply]:
+        return self.send(Inbound.message(text))
+
+    def press(self, choice_id: str) -> list[Reply]:
+        return self.send(Inbound.choice(choice_id))
+
+    def command(self, name: str, arg: str = "") -> list[Reply]:
+        return self.send(Inbound.command(name, arg))
+
+
+@pytest.fixture
+def chat(engine: Engine) -> Chat:
+    return Chat(engine)
+
+
+def ids(reply: Reply) -> list[str]:
+    """The choice ids a reply offers."""
+    return [c.id for c in reply.choices]

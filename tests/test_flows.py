@@ -1,0 +1,85 @@
+"""Every screen of every flow, in every language: renders, links to what exists, has a way home."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from bot.content import Content
+from bot.directory import MAX_LABEL
+from bot.engine import MENU, Engine
+from bot.flows import FlowError, load_flows, mermaid
+from bot.i18n import LANGS
+from tests.conftest import Chat
+
+ACTIONS = {"act:exit", "act:forget_confirmed"}
+
+
+def all_screens(content: Content) -> list[str]:
+    d = content.directory
+    return [
+        *content.nodes,
+        *(f"topic:{t}" for t in d.topics),
+        *(f"svc:{s}" for s in d.services),
+    ]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_screen_renders_in_every_language(
+    engine: Engine, content: Content, lang: str
+) -> None:
+    for screen in all_screens(content):
+        chat = Chat(engine, lang)
+        chat.session.node = "privacy.forget" if screen == "act:forget_confirmed" else MENU
+        replies = chat.press(screen)
+        assert len(replies) == 1, screen
+        reply = replies[0]
+        assert chat.session.node == screen, f"{screen} fell back to {chat.session.node}"
+        assert reply.text.strip(), screen
+        assert len(reply.text) < 4096, screen
+        labels = [c.label for c in reply.choices]
+        assert all(0 < len(label) <= MAX_LABEL for label in labels), (screen, labels)
+        assert len(set(labels)) == len(labels), (screen, labels)
+        for c in reply.choices:
+            assert len(c.id.encode()) <= 64, c.id
+            assert c.id in ACTIONS or c.id.startswith("lang:") or engine._exists(c.id), (screen, c)
+        if screen != MENU:
+            assert MENU in [c.id for c in reply.choices], f"{screen} has no way home"
+
+
+def test_every_node_is_reachable_from_the_menu(engine: Engine, content: Content) -> None:
+    seen, todo = {MENU}, deque([MENU])
+    while todo:
+        chat = Chat(engine)
+        screen = todo.popleft()
+        chat.session.node = "privacy.forget" if screen == "act:forget_confirmed" else MENU
+        for choice in chat.press(screen)[0].choices:
+            if choice.id not in seen and engine._exists(choice.id):
+                seen.add(choice.id)
+                todo.append(choice.id)
+    assert set(all_screens(content)) - seen == set()
+
+
+def test_flow_problems_are_named(tmp_path: Path, content: Content) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "nodes:\n"
+        "  menu:\n    text: Hi\n    choices:\n      - label: Go\n        goto: nowhere\n"
+        "  other:\n    text: ''\n    services: [no-such-service]\n"
+        "  third:\n    text: x\n    choices:\n      - label: No\n        goto: menu\n"
+    )
+    with pytest.raises(FlowError) as err:
+        load_flows(tmp_path, content.directory)
+    message = str(err.value)
+    assert "a.yaml: node menu: goes to `nowhere`, which does not exist" in message
+    assert "a.yaml: node other: `text` is missing or empty" in message
+    assert "a.yaml: node other: unknown service `no-such-service`" in message
+    assert "put quotes around words like No" in message
+
+
+def test_mermaid_draws_every_node(content: Content) -> None:
+    drawing = mermaid(content.nodes)
+    assert drawing.startswith("graph TD")
+    assert 'menu -- "Find help" --> help' in drawing
+    assert "tips_fraud" in drawing

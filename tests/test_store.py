@@ -1,0 +1,113 @@
+"""Storage: the same behaviour from SQLite and memory; nothing a person typed is kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.store import SESSION_TTL, MemoryStore, SqliteStore, Store, load_secret
+from bot.types import Inbound, Session
+from tests.conftest import TUESDAY_3PM
+
+NOW = TUESDAY_3PM.timestamp()
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return SqliteStore(tmp_path / "bot.db") if request.param == "sqlite" else MemoryStore()
+
+
+def test_session_round_trip_and_expiry(store: Store) -> None:
+    store.save_session("k1", Session("fa", "tips", {"topic": "vawg"}, NOW))
+    assert store.load_session("k1", NOW + 60) == Session("fa", "tips", {"topic": "vawg"}, NOW)
+    assert store.load_session("k1", NOW + SESSION_TTL + 1) is None
+    assert store.purge(NOW + SESSION_TTL + 1) == 1
+
+
+def test_forget_removes_the_session(store: Store) -> None:
+    store.save_session("k1", Session("en", "menu", {}, NOW))
+    store.save_session("k2", Session("en", "menu", {}, NOW))
+    store.forget("k1")
+    assert store.load_session("k1", NOW) is None
+    assert store.load_session("k2", NOW) is not None
+
+
+def test_events_are_aggregated(store: Store) -> None:
+    store.record("2026-11-24", "console", "so", [("topic", "youth"), ("topic", "youth")])
+    store.record("2026-11-24", "console", "so", [("topic", "youth")])
+    assert store.stats()["topic"] == {"youth": 3}
+
+
+def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:
+    first = load_secret(tmp_path)
+    assert load_secret(tmp_path) == first and len(first) == 32
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+
+
+def dump(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    text = "\n".join(str(row) for row in conn.iterdump())
+    conn.close()
+    return text
+
+
+def test_a_conversation_without_a_report_leaves_no_words_or_ids(
+    engine: Engine, tmp_path: Path
+) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    conv = Conversations(engine, store, b"s" * 32, clock=lambda: NOW)
+    conv.handle("telegram", "123456789", Inbound.command("start", lang_hint="en"))
+    conv.handle("telegram", "123456789", Inbound.message("Leila at 22 Golborne Road hits me"))
+    conv.handle("telegram", "123456789", Inbound.choice("topic:vawg"))
+    store.close()
+    text = dump(tmp_path / "bot.db")
+    for word in ("Leila", "Golborne", "hits", "123456789"):
+        assert word not in text
+    assert "vawg" in text  # the aggregate count is there, with no key
+
+
+def test_quick_exit_and_forget_leave_no_session(engine: Engine, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    conv = Conversations(engine, store, b"s" * 32, clock=lambda: NOW)
+    key = conv.key("telegram", "42")
+    conv.handle("telegram", "42", Inbound.command("start", lang_hint="ar"))
+    assert store.load_session(key, NOW) is not None
+    conv.handle("telegram", "42", Inbound.command("exit"))
+    assert store.load_session(key, NOW) is None
+    conv.handle("telegram", "42", Inbound.command("forget", lang_hint="ar"))
+    conv.handle("telegram", "42", Inbound.choice("act:forget_confirmed"))
+    assert store.load_session(key, NOW) is None
+    assert next(iter(store.db.query("select count(*) n from sessions")))["n"] == 0
+
+
+def test_keys_are_hmacs_not_ids(engine: Engine) -> None:
+    conv = Conversations(engine, MemoryStore(), b"s" * 32)
+    key = conv.key("telegram", "42")
+    assert "42" not in key and len(key) == 32
+    assert key != Conversations(engine, MemoryStore(), b"t" * 32).key("telegram", "42")
+    assert key != conv.key("whatsapp", "42")
+
+
+async def test_feed_orders_one_persons_messages(engine: Engine) -> None:
+    store = MemoryStore()
+    conv = Conversations(engine, store, b"s" * 32, clock=lambda: NOW)
+    await conv.feed("console", "p", Inbound.command("start", lang_hint="en"))
+    replies = await conv.feed("console", "p", Inbound.choice("tips"))
+    assert "tips.fraud" in [c.id for c in replies[0].choices]
+
+
+def test_engine_failure_becomes_an_apology(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: NOW)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(engine, "handle", boom)
+    [reply] = conv.handle("console", "p", Inbound.message("hello"))
+    assert "something went wrong" in reply.text
+    assert "secret detail" not in reply.text
+    assert [c.id for c in reply.choices] == ["menu"]
