@@ -105,6 +105,8 @@ def topic_text(topic: Topic, directory: Directory, _: Translator) -> str:
     """A topic's heading, what it covers, and its services to pick from."""
     services = directory.in_topic(topic.id)
     lines = [f"**{_(topic.name)}**", _(topic.summary), ""]
-    lines.append(_("Pick a service to see what they do and how to reach them."))
+    count = len(services)
+    lines.append(_.plural("{n} service can help:", "{n} services can help:", count))
     lines += [f"• {_(s.name)}" for s in services]
+    lines += ["", _("Press a name to see what they do and how to reach them.")]
     return "\n".join(lines)

@@ -8,13 +8,16 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.content import content_root, load_content
 from bot.directory import DirectoryError, load_directory
 from bot.flows import FlowError, mermaid
 from bot.i18n import LANGS
-from bot.safety import is_emergency
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from bot.store import SqliteStore
 
 log = logging.getLogger("bot")
 
@@ -35,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     directory.add_argument("action", choices=["check"])
     flows = sub.add_parser("flows", help="the conversation flows")
     flows.add_argument("action", choices=["check", "draw"])
+    reports = sub.add_parser("reports", help="reports for the Community Safety Team")
+    reports.add_argument("action", choices=["export"])
+    reports.add_argument("--format", choices=["csv", "json"], default="csv")
+    reports.add_argument("--since", default="", help="only reports from this date (YYYY-MM-DD)")
     sub.add_parser("stats", help="aggregate counts: topics, services, languages, channels")
     sub.add_parser("purge", help="apply the retention rules")
     return p
@@ -65,19 +72,39 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _search(args)
     if args.command in ("chat", "run"):
         return _chat(args, settings)
+    if args.command == "reports":
+        from bot.reports import export_csv, export_json
+
+        if args.since and not _is_date(args.since):
+            print(f"--since must be a date like 2026-11-01, not {args.since!r}", file=sys.stderr)
+            return 2
+        found = _store(settings).reports(args.since)
+        sys.stdout.write(export_csv(found) if args.format == "csv" else export_json(found) + "\n")
+        return 0
     if args.command == "stats":
         print(json.dumps(_store(settings).stats(), indent=2, ensure_ascii=False))
         return 0
     if args.command == "purge":
-        print(f"{_store(settings).purge(time.time())} expired sessions removed")
+        sessions, reports = _store(settings).purge(time.time(), settings.report_retention_days)
+        print(f"removed {sessions} idle session(s) and {reports} report(s) past retention")
         return 0
     return 2
 
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
+def _store(settings: Settings) -> SqliteStore:
     from bot.store import SqliteStore
 
     return SqliteStore(settings.db_path)
+
+
+def _is_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _directory_check() -> int:
@@ -94,21 +121,24 @@ def _directory_check() -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from bot.safety import DangerDetector
     from bot.search import Searcher
 
-    searcher = Searcher(load_content().directory)
+    content = load_content()
+    searcher = Searcher(content.directory, content.catalogs, content.root / "locales")
+    danger = DangerDetector(content.root / "locales", content.catalogs)
     queries = (line.rstrip("\n") for line in sys.stdin) if args.text == "-" else [args.text]
     for query in queries:
         hits = searcher.search(query, limit=args.limit)
         if args.json:
             out = {
                 "lang": args.lang,
-                "emergency": is_emergency(query),
+                "emergency": danger.is_emergency(query),
                 "results": [{"id": h.id, "score": h.score} for h in hits],
             }
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
-            if is_emergency(query):
+            if danger.is_emergency(query):
                 print("EMERGENCY: call 999 (or 999 then 55 if you cannot speak)")
             for h in hits:
                 print(f"{h.score:5.1f}  {h.id}")

@@ -9,17 +9,23 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.engine import HOME, MENU, Engine
-from bot.store import Store, today
+from bot.forms import DRAFT
+from bot.reports import Report
+from bot.store import SESSION_TTL, Store, today
 from bot.types import Choice, Effect, Inbound, Reply, Session
 
 log = logging.getLogger("bot.conversation")
 
+ReportListener = Callable[[Report], Any]
+
 
 class Conversations:
-    """Loads a person's session, runs the engine, applies its effects, saves; one at a time each."""
+    """Loads a person's session, runs the engine, stores the outcome atomically; one at a time."""
 
     def __init__(
         self, engine: Engine, store: Store, secret: bytes, clock: Callable[[], float] = time.time
@@ -29,41 +35,81 @@ class Conversations:
         self._secret = secret
         self._clock = clock
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Report answers being typed live only here, in memory, until the person presses Send.
+        self._drafts: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.report_listeners: list[ReportListener] = []
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     def key(self, channel: str, user_id: str) -> str:
         """An HMAC of channel and user id: the raw id is never stored."""
         mac = hmac.new(self._secret, f"{channel}:{user_id}".encode(), hashlib.sha256)
         return mac.hexdigest()[:32]
 
-    def handle(self, channel: str, user_id: str, inbound: Inbound) -> list[Reply]:
-        """Answer one inbound event for one person."""
+    def handle(
+        self, channel: str, user_id: str, inbound: Inbound, update_id: str | None = None
+    ) -> list[Reply]:
+        """Answer one inbound event; a redelivered `update_id` is answered without acting twice."""
         now = self._clock()
         key = self.key(channel, user_id)
+        update = self.key(channel, f"update:{update_id}") if update_id is not None else None
         session = self.store.load_session(key, now) or Session()
+        if update is not None:
+            done, reference = self.store.processed(update)
+            if done:
+                return [self.engine.confirmation(session.lang, reference)] if reference else []
+        draft = self._drafts.get(key)
+        if draft and now - draft[0] <= SESSION_TTL:
+            session = replace(session, data={**session.data, DRAFT: dict(draft[1])})
         try:
             turn = self.engine.handle(session, inbound, datetime.fromtimestamp(now, UTC))
         except Exception:
             # Never a traceback to a person: log the failure (no words, no ids) and apologise.
             log.exception("engine failed", extra={"channel": channel, "kind": inbound.kind.value})
             return [self._apology(session)]
-        effects = {e for r in turn.replies for e in r.effects}
-        if effects & {Effect.FORGET, Effect.RESET}:
-            self.store.forget(key)
+        kept = turn.session
+        answers = kept.data.pop(DRAFT, None)
+        if answers:
+            self._drafts[key] = (now, answers)
         else:
-            turn.session.updated_at = now
-            self.store.save_session(key, turn.session)
-        lang = turn.session.lang or session.lang or "unknown"
+            self._drafts.pop(key, None)
+        effects = {e for r in turn.replies for e in r.effects}
+        forget = bool(effects & {Effect.FORGET, Effect.RESET})
+        report, user_key = None, None
+        if turn.report is not None:
+            report = replace(turn.report, channel=channel)
+            user_key = key if report.contact else None  # an anonymous report carries no key
+        kept.updated_at = now
+        self.store.commit(key, None if forget else kept, report, user_key, update)
+        if Effect.FORGET in effects:
+            self.store.forget(key)
+        lang = kept.lang or session.lang or "unknown"
         self.store.record(today(now), channel, lang, turn.events)
+        if report is not None:
+            self._announce(report)
         return turn.replies
 
-    async def feed(self, channel: str, user_id: str, inbound: Inbound) -> list[Reply]:
+    async def feed(
+        self, channel: str, user_id: str, inbound: Inbound, update_id: str | None = None
+    ) -> list[Reply]:
         """Like handle, but two events from the same person never run at once."""
         key = self.key(channel, user_id)
         async with self._locks[key]:
-            replies = self.handle(channel, user_id, inbound)
+            replies = self.handle(channel, user_id, inbound, update_id)
         if not self._locks[key].locked():
             self._locks.pop(key, None)
         return replies
+
+    def _announce(self, report: Report) -> None:
+        for listener in self.report_listeners:
+            try:
+                result = listener(report)
+                if asyncio.iscoroutine(result):
+                    # Keep a reference so the task is not collected before it finishes.
+                    task = asyncio.ensure_future(result)
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            except Exception:
+                log.exception("report listener failed")
 
     def _apology(self, session: Session) -> Reply:
         _ = self.engine.content.catalogs.get(session.lang)

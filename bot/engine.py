@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from bot import cards
+from bot import cards, forms
 from bot.content import Content
+from bot.flows import FlowChoice, Node
 from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate
-from bot.safety import is_emergency
+from bot.reports import Report, community_trigger_applies, new_reference
+from bot.safety import DangerDetector
 from bot.search import Searcher
 from bot.text import clean, fold
 from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
@@ -35,11 +38,12 @@ Event = tuple[str, str]
 
 
 class Turn(NamedTuple):
-    """What one inbound event produced: the new session, replies to send, aggregate events."""
+    """What one inbound event produced: the new session, replies, aggregate events, a report."""
 
     session: Session
     replies: list[Reply]
     events: list[Event]
+    report: Report | None = None
 
 
 class UnknownScreen(LookupError):
@@ -52,14 +56,23 @@ class _State:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    report: Report | None = None
+
+    @property
+    def draft(self) -> dict[str, str]:
+        """The report form's answers so far."""
+        return self.session.data.setdefault(forms.DRAFT, {})  # type: ignore[no-any-return]
 
 
 class Engine:
     """Turns what a person did into what the assistant says, knowing nothing of channels."""
 
-    def __init__(self, content: Content, searcher: Searcher | None = None) -> None:
+    def __init__(self, content: Content, references: Callable[[], str] = new_reference) -> None:
         self.content = content
-        self.searcher = searcher or Searcher(content.directory)
+        self.references = references
+        locales = content.root / "locales"
+        self.searcher = Searcher(content.directory, content.catalogs, locales)
+        self.danger = DangerDetector(locales, content.catalogs)
 
     # The one entry point.
     def handle(self, session: Session, inbound: Inbound, now: datetime | None = None) -> Turn:
@@ -73,6 +86,10 @@ class Engine:
             self._choice(st, inbound.text)
         elif inbound.kind is Kind.TEXT:
             self._text(st, inbound.text)
+        elif inbound.kind is Kind.LOCATION and inbound.location and self._asks_location(st):
+            lat, lon = inbound.location
+            st.draft["where"] = f"{lat:.4f}, {lon:.4f}"
+            self._answered(st, "where", forms.in_borough_location(lat, lon))
         elif inbound.kind is Kind.LOCATION:
             _ = self.tr(st)
             self._nudge(st, _("Thank you. I only use a location when you report something."))
@@ -80,7 +97,8 @@ class Engine:
             _ = self.tr(st)
             self._nudge(st, _("Sorry, I can only read text and button presses here."))
         lang = st.session.lang or session.lang  # after a quick exit, still answer in their language
-        return Turn(st.session, [self._finish(lang, r) for r in st.replies], st.events)
+        replies = [self._finish(lang, r) for r in st.replies]
+        return Turn(st.session, replies, st.events, st.report)
 
     def tr(self, st: _State) -> Translator:
         """The translator for the session's language."""
@@ -115,6 +133,11 @@ class Engine:
             self._quick_exit(st)
         elif kind == "act" and rest == "forget_confirmed" and st.session.node == FORGET_CONFIRM:
             self._forget(st)
+        elif (choice := self._set_choice(choice_id)) is not None:
+            st.draft.update(dict(choice.set))
+            self._after_choice(st, choice)
+        elif kind == "act" and rest in ("file_report", "cancel_report", "trigger_result"):
+            self._action(st, rest)
         elif self._exists(choice_id) and not choice_id.startswith("act:"):
             self._go_or_ask_language(st, choice_id)
         else:
@@ -127,14 +150,22 @@ class Engine:
         if not text:
             self._nudge(st, _("I didn't catch that. You can use the buttons or type a question."))
             return
-        pressed = self._typed_choice(st, text)
+        node = self.content.nodes.get(st.session.node)
+        pressed = self._typed_choice(st, text, numbers=not (node and node.input))
         if pressed:
             self._choice(st, pressed)
             return
-        if is_emergency(text):
+        if self.danger.is_emergency(text):
             st.events.append(("emergency", "text"))
             self._show(st, EMERGENCY)
-        elif fold(text) in _GREETINGS:
+            if node and node.input:
+                st.session.node = node.id  # the form waits for them; nothing is lost
+        if node and node.input:
+            st.draft[node.input] = forms.answer(text)
+            where = forms.in_borough_text(text) if node.input == "where" else ""
+            self._answered(st, node.input, where, node)
+            return
+        if not st.replies and fold(text) in _GREETINGS:
             self._go_or_ask_language(st, MENU)
             return
         if st.session.lang is None:
@@ -158,7 +189,10 @@ class Engine:
             text, choices = self._screen(st, MENU)
             screen = MENU
         st.session.node = screen
-        st.replies.append(Reply(text, tuple(choices)))
+        node = self.content.nodes.get(screen)
+        st.replies.append(
+            Reply(text, tuple(choices), request_location=bool(node and node.location))
+        )
 
     def _exists(self, screen: str) -> bool:
         kind, _sep, rest = screen.partition(":")
@@ -202,6 +236,8 @@ class Engine:
         if node.action == LANGUAGE and st.session.lang is None:
             # Nobody can read a question in a language they don't know: ask in all seven.
             text = "\n".join(self.content.catalogs.get(lang)(node.text) for lang in LANGS)
+        if node.action == "report_summary":
+            text += "\n\n" + forms.summary(st.session.data.get(forms.DRAFT, {}), _)
         if node.services:
             text += "\n\n" + "\n\n".join(
                 cards.compact_card(d.services[sid], _) for sid in node.services
@@ -236,7 +272,7 @@ class Engine:
         st.session.node = target
         st.replies.append(Reply(message, tuple(choices)))
 
-    def _typed_choice(self, st: _State, text: str) -> str | None:
+    def _typed_choice(self, st: _State, text: str, numbers: bool = True) -> str | None:
         """A number or a button's words typed instead of pressed."""
         try:
             _text, choices = self._screen(
@@ -244,7 +280,7 @@ class Engine:
             )
         except UnknownScreen:
             return None
-        if text.isdigit() and 1 <= int(text) <= len(choices):
+        if numbers and text.isdigit() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].id
         wanted = fold(text).strip(" .!")
         for c in choices:
@@ -274,7 +310,78 @@ class Engine:
             raise UnknownScreen(RESULTS)
         body = "\n\n".join(cards.compact_card(s, _) for s in found)
         choices = [Choice(f"svc:{s.id}", _(s.label)) for s in found]
-        return f"{_('These services may help:')}\n\n{body}", self._nav(st, choices, "help", False)
+        intro = _("These services may help:")
+        return f"{intro}\n\n{body}", self._nav(st, choices, "help", False)
+
+    # The report form and the Community Trigger check.
+    def _set_choice(self, choice_id: str) -> FlowChoice | None:
+        node_id, _sep, index = choice_id.partition("#")
+        node = self.content.nodes.get(node_id)
+        if node is None or not index.isdigit() or int(index) >= len(node.choices):
+            return None
+        return node.choices[int(index)]
+
+    def _after_choice(self, st: _State, choice: FlowChoice) -> None:
+        if choice.action:
+            self._action(st, choice.action)
+        else:
+            self._show(st, choice.goto)
+
+    def _asks_location(self, st: _State) -> bool:
+        node = self.content.nodes.get(st.session.node)
+        return bool(node and node.location)
+
+    def _answered(self, st: _State, field: str, in_borough: str, node: Node | None = None) -> None:
+        """A typed or shared answer is in the draft: say so if the place is elsewhere, go on."""
+        node = node or self.content.nodes[st.session.node]
+        if field == "where":
+            st.draft["in_borough"] = in_borough or "unknown"
+            if in_borough == "no":
+                _ = self.tr(st)
+                st.replies.append(Reply(_(
+                    "That looks outside Kensington and Chelsea. The Community Safety Team covers "
+                    "only this borough: the council for that area deals with local problems there. "
+                    "The police cover everywhere: 101, or 999 in an emergency. "
+                    "You can still send this report."
+                )))  # fmt: skip
+        self._show(st, node.next)
+
+    def _action(self, st: _State, name: str) -> None:
+        _ = self.tr(st)
+        draft = st.session.data.get(forms.DRAFT) or {}
+        if name == "cancel_report":
+            st.session.data.pop(forms.DRAFT, None)
+            self._nudge(st, _("Your report was not sent, and what you typed is gone."), MENU)
+        elif name == "file_report" and draft.get("what"):
+            st.report = forms.build(draft, self.references(), st.session.lang or "en", st.now)
+            st.session.data.pop(forms.DRAFT, None)
+            st.events.append(("report", str(draft.get("category", "other"))))
+            st.replies.append(self.confirmation(st.session.lang, st.report.reference))
+            st.session.node = MENU
+        elif name == "file_report":
+            self._nudge(st, _("This report was already sent, or it has expired."), MENU)
+        elif name == "trigger_result":
+            count = int(draft.get("count", "0") or 0)
+            today = st.now.date()
+            latest = today - timedelta(days=0 if draft.get("latest") == "recent" else 35)
+            incidents = [latest] + [today - timedelta(days=60 + i) for i in range(count - 1)]
+            applies = community_trigger_applies(incidents, today)
+            st.session.data.pop(forms.DRAFT, None)
+            st.events.append(("trigger", "applies" if applies else "not_yet"))
+            self._show(st, "trigger.yes" if applies else "trigger.no")
+
+    def confirmation(self, lang: str | None, reference: str) -> Reply:
+        """The reply once a report is safely stored; sent again if the same message comes back."""
+        _ = self.content.catalogs.get(lang)
+        text = _(
+            "**Thank you. Your report has been sent.**\n"
+            "Your reference is {reference}. Keep it if you want to ask about this report.\n"
+            "The Community Safety Team reads every report. They may not be able to reply or act "
+            "on each one, but it helps them see what is happening in your area.\n"
+            "If a crime is happening, report it to the police too.",
+            reference=reference,
+        )
+        return self._finish(lang, Reply(text, (Choice(MENU, _(HOME)),)))
 
     # Privacy.
     def _quick_exit(self, st: _State) -> None:

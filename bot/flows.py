@@ -11,10 +11,16 @@ import yaml
 
 from bot.directory import MAX_LABEL, Directory
 
-NODE_ACTIONS = frozenset({"topics", "languages"})  # screens whose buttons come from code
-CHOICE_ACTIONS = frozenset({"exit", "forget", "forget_confirmed"})
+# Screens whose words or buttons come partly from code.
+NODE_ACTIONS = frozenset({"topics", "languages", "report_summary"})
+CHOICE_ACTIONS = frozenset(
+    {"exit", "forget", "forget_confirmed", "file_report", "cancel_report", "trigger_result"}
+)
 _NODE_ID = re.compile(r"^[a-z][a-z0-9_.]*$")
-_NODE_FIELDS = {"text", "choices", "back", "services", "sensitive", "action"}
+_NODE_FIELDS = {
+    "text", "choices", "back", "services", "sensitive", "action", "input", "next", "location",
+}  # fmt: skip
+_CHOICE_FIELDS = {"label", "goto", "action", "set"}
 
 
 class FlowError(ValueError):
@@ -32,11 +38,13 @@ class FlowChoice:
     label: str
     goto: str = ""
     action: str = ""
+    set: tuple[tuple[str, str], ...] = ()  # answers the button records, e.g. when=now
+    id: str = ""
 
     @property
     def target(self) -> str:
-        """The choice id the button carries."""
-        return f"act:{self.action}" if self.action else self.goto
+        """The choice id the button carries: opaque, short, never a person's words."""
+        return self.id or (f"act:{self.action}" if self.action else self.goto)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,9 @@ class Node:
     services: tuple[str, ...] = ()
     sensitive: bool = False
     action: str = ""
+    input: str = ""  # the draft field a typed answer fills
+    next: str = ""  # where a typed answer leads
+    location: bool = False  # offer the "share location" button
 
 
 def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | None:
@@ -79,7 +90,22 @@ def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | 
             problems.append(f"{at}: needs exactly one of `goto` or `action`")
         if c.get("action") and c["action"] not in CHOICE_ACTIONS:
             problems.append(f"{at}: unknown action `{c['action']}`")
-        choices.append(FlowChoice(c["label"], str(c.get("goto") or ""), str(c.get("action") or "")))
+        for key in sorted(set(c) - _CHOICE_FIELDS):
+            problems.append(f"{at}: unknown field `{key}`")
+        values = c.get("set") or {}
+        if not isinstance(values, dict):
+            problems.append(f"{at}: `set` must be a mapping of answers")
+            values = {}
+        pairs = tuple((str(k), str(v)) for k, v in values.items())
+        choices.append(
+            FlowChoice(
+                c["label"],
+                str(c.get("goto") or ""),
+                str(c.get("action") or ""),
+                pairs,
+                f"{nid}#{i}" if pairs else "",
+            )
+        )
     action = str(raw.get("action") or "")
     if action and action not in NODE_ACTIONS:
         problems.append(f"{where}: unknown action `{action}`")
@@ -92,6 +118,9 @@ def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | 
         services=tuple(raw.get("services") or ()),
         sensitive=bool(raw.get("sensitive", False)),
         action=action,
+        input=str(raw.get("input") or ""),
+        next=str(raw.get("next") or ""),
+        location=bool(raw.get("location", False)),
     )
 
 
@@ -103,6 +132,9 @@ def validate(nodes: dict[str, Node], directory: Directory) -> list[str]:
     for node in nodes.values():
         where = f"{node.source}: node {node.id}"
         targets = [c.goto for c in node.choices if c.goto] + ([node.back] if node.back else [])
+        targets += [node.next] if node.next else []
+        if bool(node.input) != bool(node.next):
+            problems.append(f"{where}: `input` and `next` go together")
         for target in targets:
             kind, _, rest = target.partition(":")
             ok = (

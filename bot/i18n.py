@@ -37,8 +37,8 @@ _LTR_RUN = re.compile(
     r"https?://\S+[^\s.,;:!?)\]]"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b[A-Z]{2}-[0-9A-Z]{3,}(?:-[0-9A-Z]+)*\b"
-    r"|(?<![\w*#])[*#+(]*\d[\d ()*#-]*\d#?(?![\w])"
     r"|\*#\d+#"
+    r"|(?<![\w*#])\+?\d(?:[\d :.*#-]*\d)?(?![\w])"
 )
 
 
@@ -51,6 +51,7 @@ def negotiate(hint: str | None) -> str | None:
 
 def isolate_ltr(text: str) -> str:
     """Wrap every left-to-right run (number, link, email, reference) in directional isolates."""
+    text = text.replace(LRI, "").replace(PDI, "")  # idempotent: never wrap twice
     return _LTR_RUN.sub(lambda m: f"{LRI}{m.group(0)}{PDI}", text)
 
 
@@ -102,6 +103,15 @@ class Catalogs:
                 buffer.seek(0)
                 catalog = gettext.GNUTranslations(buffer)
             self._translators[lang] = Translator(lang, catalog)
+
+    def all_texts(self) -> list[str]:
+        """Every translated text line in every language (ordinary words, for contrast)."""
+        lines: list[str] = []
+        for translator in self._translators.values():
+            messages = getattr(translator.catalog, "_catalog", {})
+            for text in messages.values():
+                lines += [line for line in str(text).splitlines() if line.strip()]
+        return lines
 
     def get(self, lang: str | None) -> Translator:
         """The translator for `lang`, falling back to English."""

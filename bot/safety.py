@@ -1,22 +1,108 @@
-"""Spotting danger now in what people type, before anything else."""
+"""Spotting danger now in what people type, in any of the seven languages, before anything else.
+
+Two checks, either of which fires:
+- a danger phrase from a language's search.yaml, every telling word present (typos allowed);
+- a word-evidence score: each word weighs how much more often it occurs in danger phrases than
+  in ordinary text (the not-danger examples, search words and every translated screen), so
+  "machete ... outside ... now" adds up even when no listed phrase matches word for word.
+"""
 
 from __future__ import annotations
 
-import re
+import math
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 
-from bot.text import fold
+from rapidfuzz import fuzz
 
-# Phrases that mean someone is in danger right now. Matched on folded words.
-_DANGER = [
-    r"\bknife\b", r"\bgun\b", r"\bstabb?(ed|ing)?\b", r"\bshot\b", r"\bshoot(ing)?\b",
-    r"\bin danger\b", r"\bhelp me\b", r"\bkill (me|us|her|him|you)\b", r"\bgoing to kill\b",
-    r"\battack(ing|ed)? (me|us)\b", r"\bbreaking in\b", r"\bbroke in\b",
-    r"\bbreak(ing)? the door\b",
-    r"\bhitting me\b", r"\bbeating me\b", r"\bhurting me\b", r"\bfollowing me\b",
-]  # fmt: skip
-_PATTERN = re.compile("|".join(_DANGER))
+from bot.i18n import Catalogs
+from bot.search import load_search_words
+from bot.text import words
+
+MIN_WORD = 3  # shorter words ("he", "a", "في") are optional: people word the same danger many ways
+TYPO_RATIO = 80.0
+THRESHOLD = 5.5  # evidence (in nats) above which a message is treated as danger now
 
 
-def is_emergency(text: str) -> bool:
-    """Whether `text` describes danger now."""
-    return bool(_PATTERN.search(fold(text)))
+def _phrase_words(phrase: str) -> list[str]:
+    ws = words(phrase)
+    content = [w for w in ws if len(w) >= MIN_WORD or w.isdigit()]
+    # "help me" must keep its "me": alone, "help" is an ordinary word.
+    return content if len(content) >= 2 else ws
+
+
+def _similar(word: str, other: str) -> bool:
+    """Same word, a typo of it, or the same stem ("stabbing"/"stabbed")."""
+    if word == other:
+        return True
+    if len(word) < 5 or len(other) < 4 or word[0] != other[0]:
+        return False
+    cutoff = TYPO_RATIO if len(word) >= 8 else 86.0
+    return bool(fuzz.ratio(word, other, score_cutoff=cutoff))
+
+
+class DangerDetector:
+    """Danger phrases and word evidence from every language, checked before anything else."""
+
+    def __init__(self, locales_dir: Path, catalogs: Catalogs | None = None) -> None:
+        data = load_search_words(locales_dir)
+        self._phrases: list[list[str]] = []
+        seen: set[tuple[str, ...]] = set()
+        for lang_data in data.values():
+            for phrase in lang_data.get("danger") or []:
+                key = tuple(_phrase_words(str(phrase)))
+                if key and key not in seen:
+                    seen.add(key)
+                    self._phrases.append(list(key))
+        self._weights = self._learn(data, catalogs)
+
+    @staticmethod
+    def _learn(data: dict[str, dict[str, object]], catalogs: Catalogs | None) -> dict[str, float]:
+        danger: Counter[str] = Counter()
+        ordinary: Counter[str] = Counter()
+        n_danger = n_ordinary = 0
+
+        def count(counter: Counter[str], texts: Iterable[str]) -> int:
+            n = 0
+            for text in texts:
+                counter.update(set(words(text)))
+                n += 1
+            return n
+
+        for lang_data in data.values():
+            n_danger += count(danger, map(str, lang_data.get("danger") or []))  # type: ignore[call-overload]
+            n_ordinary += count(ordinary, map(str, lang_data.get("not_danger") or []))  # type: ignore[call-overload]
+            for group in ("topics", "services"):
+                for items in (lang_data.get(group) or {}).values():  # type: ignore[attr-defined]
+                    n_ordinary += count(ordinary, map(str, items or []))
+        if catalogs is not None:
+            n_ordinary += count(ordinary, catalogs.all_texts())
+        weights = {}
+        for word, d in danger.items():
+            p_danger = (d + 0.2) / (n_danger + 1)
+            p_ordinary = (ordinary[word] + 0.2) / (n_ordinary + 1)
+            weights[word] = math.log(p_danger / p_ordinary)
+        return weights
+
+    def evidence(self, text: str) -> float:
+        """How strongly the words of `text` point to danger now (only telling words count)."""
+        total = 0.0
+        for word in set(words(text)[:80]):
+            weight = self._weights.get(word)
+            if weight is None and len(word) >= 5:
+                near = [w for w in self._weights if _similar(word, w)]
+                weight = max((self._weights[w] for w in near), default=None)
+            if weight is not None and weight > 1.0:
+                total += weight - 1.0
+        return total
+
+    def is_emergency(self, text: str) -> bool:
+        """Whether `text` describes danger now."""
+        query = words(text)[:80]
+        if not query:
+            return False
+        for phrase in self._phrases:
+            if all(any(_similar(w, q) for q in query) for w in phrase):
+                return True
+        return self.evidence(text) >= THRESHOLD

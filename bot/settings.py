@@ -55,6 +55,7 @@ class Settings:
     whatsapp_api_url: str = "https://graph.facebook.com"
     staff_chat_id: int | None = None
     port: int = 8080
+    report_retention_days: int = 365
 
     @classmethod
     def from_env(
@@ -75,6 +76,10 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
 
+        retention = integer("BOT_REPORT_RETENTION_DAYS", 365)
+        assert retention is not None
+        if retention < 1:
+            raise SettingsError("BOT_REPORT_RETENTION_DAYS must be at least 1 (days)")
         port = integer("PORT", 8080)
         assert port is not None
         if not 0 < port < 65536:
@@ -92,6 +97,7 @@ class Settings:
             whatsapp_api_url=env.get("WHATSAPP_API_URL") or cls.whatsapp_api_url,
             staff_chat_id=integer("STAFF_CHAT_ID", None),
             port=port,
+            report_retention_days=retention,
         )
 
     @property

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import sqlite_utils
 
+from bot.reports import Report
 from bot.types import Session
 
 SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages
@@ -37,8 +38,24 @@ class Store(Protocol):
     def stats(self) -> dict[str, dict[str, int]]:
         """Totals by event kind and value, plus languages and channels."""
 
-    def purge(self, now: float) -> int:
-        """Drop expired sessions; return how many went."""
+    def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
+        """Drop expired sessions and old reports; return how many of each went."""
+
+    def commit(
+        self,
+        key: str,
+        session: Session | None,
+        report: Report | None,
+        user_key: str | None,
+        update: str | None,
+    ) -> None:
+        """In one transaction: save (or drop) the session, file the report, mark the update."""
+
+    def processed(self, update: str) -> tuple[bool, str | None]:
+        """Whether an update was handled already, and the reference it filed, if any."""
+
+    def reports(self, since: str = "") -> list[Report]:
+        """Reports filed on or after `since` (an ISO date), oldest first."""
 
 
 class SqliteStore:
@@ -58,6 +75,13 @@ class SqliteStore:
             {"day": str, "channel": str, "lang": str, "kind": str, "value": str, "count": int},
             pk=("day", "channel", "lang", "kind", "value"),
             if_not_exists=True,
+        )
+        columns: dict[str, type] = {c: str for c in Report.__dataclass_fields__}
+        self.db.table("reports").create(
+            {**columns, "user_key": str}, pk="reference", if_not_exists=True
+        )
+        self.db.table("processed").create(
+            {"update_key": str, "at": float, "reference": str}, pk="update_key", if_not_exists=True
         )
 
     def load_session(self, key: str, now: float) -> Session | None:
@@ -81,7 +105,59 @@ class SqliteStore:
 
     def forget(self, key: str) -> None:
         """Erase every row about the person with this key."""
-        self.db.execute("delete from sessions where key = ?", [key])
+        with self.db.conn:
+            self.db.execute("delete from sessions where key = ?", [key])
+            self.db.execute("delete from reports where user_key = ?", [key])
+
+    def commit(
+        self,
+        key: str,
+        session: Session | None,
+        report: Report | None,
+        user_key: str | None,
+        update: str | None,
+    ) -> None:
+        """In one transaction: save (or drop) the session, file the report, mark the update."""
+        conn = self.db.conn
+        conn.execute("begin immediate")
+        try:
+            if session is None:
+                conn.execute("delete from sessions where key = ?", [key])
+            else:
+                conn.execute(
+                    "insert or replace into sessions (key, lang, node, data, updated_at) "
+                    "values (?, ?, ?, ?, ?)",
+                    [key, session.lang, session.node, json.dumps(session.data, ensure_ascii=False),
+                     session.updated_at],
+                )  # fmt: skip
+            if report is not None:
+                row = {**report.row(), "user_key": user_key}
+                names = ", ".join(f'"{k}"' for k in row)  # "where" and "when" are keywords
+                marks = ", ".join("?" for _ in row)
+                conn.execute(f"insert into reports ({names}) values ({marks})", list(row.values()))
+            if update is not None:
+                conn.execute(
+                    "insert or replace into processed (update_key, at, reference) values (?, ?, ?)",
+                    [update, time.time(), report.reference if report else None],
+                )
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+
+    def processed(self, update: str) -> tuple[bool, str | None]:
+        """Whether an update was handled already, and the reference it filed, if any."""
+        rows = list(self.db.query("select * from processed where update_key = ?", [update]))
+        return (True, rows[0]["reference"]) if rows else (False, None)
+
+    def reports(self, since: str = "") -> list[Report]:
+        """Reports filed on or after `since` (an ISO date), oldest first."""
+        sql = "select * from reports where created_at >= ? order by created_at"
+        fields = Report.__dataclass_fields__
+        return [
+            Report(**{k: v or "" for k, v in row.items() if k in fields})
+            for row in self.db.query(sql, [since])
+        ]
 
     def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
         """Add to the daily aggregate counts."""
@@ -104,10 +180,16 @@ class SqliteStore:
             out[f"by_{column}"] = {row["v"]: row["n"] for row in self.db.query(q)}
         return out
 
-    def purge(self, now: float) -> int:
-        """Drop expired sessions."""
-        cur = self.db.execute("delete from sessions where updated_at < ?", [now - SESSION_TTL])
-        return int(cur.rowcount)
+    def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
+        """Drop expired sessions, reports older than `report_days`, and old update ids."""
+        cutoff = datetime.fromtimestamp(now - report_days * 86400, UTC).isoformat()
+        with self.db.conn:
+            sessions = self.db.execute(
+                "delete from sessions where updated_at < ?", [now - SESSION_TTL]
+            ).rowcount
+            reports = self.db.execute("delete from reports where created_at < ?", [cutoff]).rowcount
+            self.db.execute("delete from processed where at < ?", [now - 7 * 86400])
+        return int(sessions), int(reports)
 
     def close(self) -> None:
         """Close the database."""
@@ -120,6 +202,34 @@ class MemoryStore:
     def __init__(self) -> None:
         self.sessions: dict[str, Session] = {}
         self.events: Counter[tuple[str, str, str, str, str]] = Counter()
+        self.filed: list[tuple[Report, str | None]] = []
+        self.updates: dict[str, str | None] = {}
+
+    def commit(
+        self,
+        key: str,
+        session: Session | None,
+        report: Report | None,
+        user_key: str | None,
+        update: str | None,
+    ) -> None:
+        """Save (or drop) the session, file the report, mark the update."""
+        if session is None:
+            self.sessions.pop(key, None)
+        else:
+            self.sessions[key] = session
+        if report is not None:
+            self.filed.append((report, user_key))
+        if update is not None:
+            self.updates[update] = report.reference if report else None
+
+    def processed(self, update: str) -> tuple[bool, str | None]:
+        """Whether an update was handled already, and the reference it filed, if any."""
+        return (update in self.updates, self.updates.get(update))
+
+    def reports(self, since: str = "") -> list[Report]:
+        """Reports filed on or after `since`."""
+        return [r for r, _ in self.filed if r.created_at >= since]
 
     def load_session(self, key: str, now: float) -> Session | None:
         """The person's session, unless it has expired."""
@@ -133,6 +243,7 @@ class MemoryStore:
     def forget(self, key: str) -> None:
         """Erase every row about the person."""
         self.sessions.pop(key, None)
+        self.filed = [(r, k) for r, k in self.filed if k != key]
 
     def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
         """Add to the aggregate counts."""
@@ -146,12 +257,15 @@ class MemoryStore:
             out.setdefault(kind, {})[value] = out.get(kind, {}).get(value, 0) + n
         return out
 
-    def purge(self, now: float) -> int:
-        """Drop expired sessions."""
+    def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
+        """Drop expired sessions and old reports."""
         old = [k for k, s in self.sessions.items() if now - s.updated_at > SESSION_TTL]
         for k in old:
             del self.sessions[k]
-        return len(old)
+        cutoff = datetime.fromtimestamp(now - report_days * 86400, UTC).isoformat()
+        kept = [(r, k) for r, k in self.filed if r.created_at >= cutoff]
+        gone, self.filed = len(self.filed) - len(kept), kept
+        return len(old), gone
 
 
 def load_secret(data_dir: Path) -> bytes:

@@ -12,9 +12,20 @@ from bot.directory import MAX_LABEL
 from bot.engine import MENU, Engine
 from bot.flows import FlowError, load_flows, mermaid
 from bot.i18n import LANGS
+from bot.types import Inbound
 from tests.conftest import Chat
 
-ACTIONS = {"act:exit", "act:forget_confirmed"}
+ACTIONS = {"act:exit", "act:forget_confirmed", "act:file_report", "act:cancel_report"}
+
+
+def resolves(engine: Engine, choice_id: str) -> bool:
+    """A button leads somewhere real: a screen, an answer button, an action or a language."""
+    return (
+        choice_id in ACTIONS
+        or choice_id.startswith("lang:")
+        or engine._exists(choice_id)
+        or engine._set_choice(choice_id) is not None
+    )
 
 
 def all_screens(content: Content) -> list[str]:
@@ -44,22 +55,39 @@ def test_every_screen_renders_in_every_language(
         assert len(set(labels)) == len(labels), (screen, labels)
         for c in reply.choices:
             assert len(c.id.encode()) <= 64, c.id
-            assert c.id in ACTIONS or c.id.startswith("lang:") or engine._exists(c.id), (screen, c)
+            assert resolves(engine, c.id), (screen, c)
         if screen != MENU:
             assert MENU in [c.id for c in reply.choices], f"{screen} has no way home"
 
 
 def test_every_node_is_reachable_from_the_menu(engine: Engine, content: Content) -> None:
-    seen, todo = {MENU}, deque([MENU])
+    """Press every button (and answer every question) from the menu: every screen is reached."""
+    start = Chat(engine)
+    start.press(MENU)
+    todo = deque([start.session])
+    seen: set[tuple[str, str]] = set()
+    reached = {MENU}
     while todo:
+        session = todo.popleft()
         chat = Chat(engine)
-        screen = todo.popleft()
-        chat.session.node = "privacy.forget" if screen == "act:forget_confirmed" else MENU
-        for choice in chat.press(screen)[0].choices:
-            if choice.id not in seen and engine._exists(choice.id):
-                seen.add(choice.id)
-                todo.append(choice.id)
-    assert set(all_screens(content)) - seen == set()
+        chat.session = session
+        [screen] = chat.press(session.node) if session.node != "results" else [None]
+        if screen is None:
+            continue
+        node = content.nodes.get(session.node)
+        moves = [Inbound.choice(c.id) for c in screen.choices if c.id != "act:exit"]
+        if node is not None and node.input:
+            moves.append(Inbound.message("something happened on Golborne Road W10"))
+        for move in moves:
+            step = Chat(engine)
+            step.session = chat.session
+            step.send(move)
+            state = (step.session.node, repr(sorted(step.session.data.get("draft", {}).items())))
+            reached.add(step.session.node)
+            if state not in seen:
+                seen.add(state)
+                todo.append(step.session)
+    assert set(all_screens(content)) - reached == set()
 
 
 def test_flow_problems_are_named(tmp_path: Path, content: Content) -> None:

@@ -25,7 +25,7 @@ def test_session_round_trip_and_expiry(store: Store) -> None:
     store.save_session("k1", Session("fa", "tips", {"topic": "vawg"}, NOW))
     assert store.load_session("k1", NOW + 60) == Session("fa", "tips", {"topic": "vawg"}, NOW)
     assert store.load_session("k1", NOW + SESSION_TTL + 1) is None
-    assert store.purge(NOW + SESSION_TTL + 1) == 1
+    assert store.purge(NOW + SESSION_TTL + 1) == (1, 0)
 
 
 def test_forget_removes_the_session(store: Store) -> None:
