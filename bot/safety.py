@@ -23,6 +23,32 @@ from bot.text import words
 MIN_WORD = 3  # shorter words ("he", "a", "في") are optional: people word the same danger many ways
 TYPO_RATIO = 80.0
 THRESHOLD = 5.5  # evidence (in nats) above which a message is treated as danger now
+NOW_THRESHOLD = 2.5  # less evidence is enough when the message says it is happening now
+
+# Words that say "right now", in every language; with some evidence of danger they tip it.
+_NOW = (
+    "now|right now|maintenant|en ce moment|ahora|ahorita|agora|الان|هلا|هلق|هلأ|hala2|halla|"
+    "daba|دابا|همین الان|الان|alan|hadda|haatan"
+)
+_NOW_WORDS = [words(w) for w in _NOW.split("|")]
+
+# Words that turn a lone alarming word into an ordinary question: it happened before, or the
+# person wants information or advice. They never silence a phrase of two or more telling words.
+_CALM = (
+    "yesterday|last week|last month|last year|ago|information|info|tips|advice|how to|how do|"
+    "best way|statistics|school|schools|weeds|garden|parents|hier|semaine derniere|"
+    "mois dernier|il y a|infos|informations|conseils|comment|mauvaises herbes|ayer|"
+    "semana pasada|mes pasado|informacion|consejos|como|malas hierbas|ontem|semana passada|"
+    "mes passado|informacao|conselhos|dicas|erva daninha|jardim|امس|الاسبوع الماضی|"
+    "الشهر الماضی|معلومات|نصایح|کیف|دیروز|هفته پیش|هفته گذشته|ماه پیش|ماه گذشته|اطلاعات|"
+    "نکات|توصیه|چطور|shalay|toddobaadkii hore|bishii hore|sanadkii hore|macluumaad|talo|sidee"
+)
+_CALM_WORDS = [words(w) for w in _CALM.split("|")]
+
+
+def _mentions(query: list[str], markers: list[list[str]]) -> bool:
+    joined = f" {' '.join(query)} "
+    return any(f" {' '.join(m)} " in joined for m in markers if m)
 
 
 def _phrase_words(phrase: str) -> list[str]:
@@ -102,7 +128,13 @@ class DangerDetector:
         query = words(text)[:80]
         if not query:
             return False
+        calm = _mentions(query, _CALM_WORDS)
         for phrase in self._phrases:
-            if all(any(_similar(w, q) for q in query) for w in phrase):
+            matched = all(any(_similar(w, q) for q in query) for w in phrase)
+            if matched and (len(phrase) >= 2 or not calm):
                 return True
-        return self.evidence(text) >= THRESHOLD
+        evidence = self.evidence(text)
+        now = _mentions(query, _NOW_WORDS)
+        if calm and not now:
+            return False
+        return evidence >= THRESHOLD or (now and evidence >= NOW_THRESHOLD)
