@@ -83,6 +83,8 @@ class Searcher:
         locales_dir: Path | None = None,
     ) -> None:
         self.directory = directory
+        # Ties go to the service staff listed first; fixed at start-up, so computed once.
+        self._order = {sid: i for i, sid in enumerate(directory.services)}
         index = _Index()
         translators = [catalogs.get(lang) for lang in LANGS] if catalogs else []
         extra = load_search_words(locales_dir) if locales_dir else {}
@@ -165,8 +167,5 @@ class Searcher:
                 if value > best[sid].get(pos, 0.0):
                     best[sid][pos] = value
         scored = {sid: 100 * (1 - math.exp(-sum(v.values()) / 2.5)) for sid, v in best.items()}
-        ranked = sorted(scored.items(), key=lambda kv: (-kv[1], self._order(kv[0])))
+        ranked = sorted(scored.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
         return [Hit(sid, round(s, 1)) for sid, s in ranked if s >= MIN_SCORE][:limit]
-
-    def _order(self, sid: str) -> int:
-        return list(self.directory.services).index(sid)
