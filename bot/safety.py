@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 
 from bot.i18n import Catalogs
 from bot.search import load_search_words
-from bot.text import words
+from bot.text import terms
 
 MIN_WORD = 3  # shorter words ("he", "a", "في") are optional: people word the same danger many ways
 TYPO_RATIO = 80.0
@@ -30,20 +30,45 @@ _NOW = (
     "now|right now|maintenant|en ce moment|ahora|ahorita|agora|الان|هلا|هلق|هلأ|hala2|halla|"
     "daba|دابا|همین الان|الان|alan|hadda|haatan"
 )
-_NOW_WORDS = [words(w) for w in _NOW.split("|")]
+_NOW_WORDS = [terms(w) for w in _NOW.split("|")]
 
-# Words that turn a lone alarming word into an ordinary question: it happened before, or the
-# person wants information or advice. They never silence a phrase of two or more telling words.
+# A weapon here or now is danger now, however the rest is worded; "knife crime" is a topic.
+_WEAPONS = (
+    "knife|knives|gun|guns|machete|acid|pistol|firearm|blade|shotgun|rifle|weapon|armed|"
+    "couteau|couteaux|arme|armes|pistolet|fusil|machette|acide|flingue|lame|"
+    "cuchillo|cuchillos|navaja|navajas|arma|armas|pistola|escopeta|armado|"
+    "faca|facas|facao|revolver|canivete|armada|"
+    "سکین|سکینه|سکاکین|سلاح|مسدس|رشاش|ساطور|اسید|بندقیه|خنجر|sekkin|sikkin|sakin|sla7|"
+    "چاقو|قمه|اسلحه|تفنگ|کلت|chaghoo|chaghu|ghame|tofang|"
+    "mindi|mindiyo|mindida|qori|qoriga|bastoolad|hub|hubeysan|hubaysan"
+)
+_WEAPON_WORDS = set(_WEAPONS.split("|"))
+_CRIME = "crime|crimes|crimen|delitos|criminalidade|جرائم|جریمه|جرم|jara2em|dambiga|dambi"
+_CRIME_WORDS = set(_CRIME.split("|"))
+_HERE = (
+    "here|outside|street|door|house|home|downstairs|front|corridor|stairs|"
+    "ici|dehors|rue|porte|devant|maison|chez|escalier|"
+    "aqui|aca|afuera|fuera|calle|puerta|casa|enfrente|delante|"
+    "fora|rua|porta|frente|escada|"
+    "هنا|برا|بره|شارع|باب|قدام|بیت|جوا|درج|"
+    "اینجا|بیرون|خیابون|خیابان|جلو|خونه|خانه|"
+    "halkan|banaanka|dibadda|waddada|albaabka|guriga|hortayda"
+)
+_HERE_WORDS = set(_HERE.split("|"))
+
+# Words that turn alarming words into an ordinary question: it happened before, or the person
+# wants information or advice. A word saying it is happening now outweighs them.
 _CALM = (
     "yesterday|last week|last month|last year|ago|information|info|tips|advice|how to|how do|"
     "best way|statistics|school|schools|weeds|garden|parents|hier|semaine derniere|"
     "mois dernier|il y a|infos|informations|conseils|comment|mauvaises herbes|ayer|"
-    "semana pasada|mes pasado|informacion|consejos|como|malas hierbas|ontem|semana passada|"
+    "semana pasada|mes pasado|informacion|consejos|como puedo|como hago|malas hierbas|"
+    "ontem|semana passada|"
     "mes passado|informacao|conselhos|dicas|erva daninha|jardim|امس|الاسبوع الماضی|"
     "الشهر الماضی|معلومات|نصایح|کیف|دیروز|هفته پیش|هفته گذشته|ماه پیش|ماه گذشته|اطلاعات|"
     "نکات|توصیه|چطور|shalay|toddobaadkii hore|bishii hore|sanadkii hore|macluumaad|talo|sidee"
 )
-_CALM_WORDS = [words(w) for w in _CALM.split("|")]
+_CALM_WORDS = [terms(w) for w in _CALM.split("|")]
 
 
 def _mentions(query: list[str], markers: list[list[str]]) -> bool:
@@ -52,7 +77,7 @@ def _mentions(query: list[str], markers: list[list[str]]) -> bool:
 
 
 def _phrase_words(phrase: str) -> list[str]:
-    ws = words(phrase)
+    ws = terms(phrase)
     content = [w for w in ws if len(w) >= MIN_WORD or w.isdigit()]
     # "help me" must keep its "me": alone, "help" is an ordinary word.
     return content if len(content) >= 2 else ws
@@ -92,7 +117,7 @@ class DangerDetector:
         def count(counter: Counter[str], texts: Iterable[str]) -> int:
             n = 0
             for text in texts:
-                counter.update(set(words(text)))
+                counter.update(set(terms(text)))
                 n += 1
             return n
 
@@ -114,7 +139,7 @@ class DangerDetector:
     def evidence(self, text: str) -> float:
         """How strongly the words of `text` point to danger now (only telling words count)."""
         total = 0.0
-        for word in set(words(text)[:80]):
+        for word in set(terms(text)[:80]):
             weight = self._weights.get(word)
             if weight is None and len(word) >= 5:
                 near = [w for w in self._weights if _similar(word, w)]
@@ -123,18 +148,31 @@ class DangerDetector:
                 total += weight - 1.0
         return total
 
+    @staticmethod
+    def _armed_here(query: list[str], now: bool) -> bool:
+        """A weapon mentioned with here, outside or now."""
+        found = set(query)
+        armed = any(
+            w in _WEAPON_WORDS or any(_similar(w, x) for x in _WEAPON_WORDS if len(x) >= 5)
+            for w in found
+        )
+        return armed and (now or bool(found & _HERE_WORDS))
+
     def is_emergency(self, text: str) -> bool:
         """Whether `text` describes danger now."""
-        query = words(text)[:80]
+        query = terms(text)[:80]
         if not query:
             return False
-        calm = _mentions(query, _CALM_WORDS)
+        now = _mentions(query, _NOW_WORDS)
+        if _mentions(query, _CALM_WORDS) and not now:
+            return False
+        topical = bool(set(query) & _CRIME_WORDS)  # "knife crime": a lone word is the topic
+        if not topical and self._armed_here(query, now):
+            return True
         for phrase in self._phrases:
-            matched = all(any(_similar(w, q) for q in query) for w in phrase)
-            if matched and (len(phrase) >= 2 or not calm):
+            if len(phrase) == 1 and topical:
+                continue
+            if all(any(_similar(w, q) for q in query) for w in phrase):
                 return True
         evidence = self.evidence(text)
-        now = _mentions(query, _NOW_WORDS)
-        if calm and not now:
-            return False
         return evidence >= THRESHOLD or (now and evidence >= NOW_THRESHOLD)

@@ -13,7 +13,7 @@ from rapidfuzz import fuzz, process
 
 from bot.directory import Directory
 from bot.i18n import LANGS, Catalogs
-from bot.text import words
+from bot.text import terms
 
 MIN_SCORE = 15.0
 # Danger now is answered by the emergency card before any search, so 999 never competes here.
@@ -43,7 +43,7 @@ class _Index:
     stems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, text: str, service: str, weight: float) -> None:
-        ws = words(text)
+        ws = terms(text)
         if len(ws) > 1:
             # Each telling word of a phrase also counts alone, more weakly: people reword.
             for w in ws:
@@ -101,7 +101,7 @@ class Searcher:
             texts = {service.summary, service.audience} - {""}
             texts |= {t(x) for t in translators for x in texts}
             for text in texts:
-                for w in words(text):
+                for w in terms(text):
                     if len(w) >= 4:
                         index.add(w, service.id, W_DESCRIPTION)
         for topic in directory.topics.values():
@@ -155,7 +155,7 @@ class Searcher:
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
         """The best services for `query`, best first."""
-        query_words = words(query)[:60]
+        query_words = terms(query)[:60]
         if not query_words:
             return []
         # For each service, each query position counts once: its best phrase.

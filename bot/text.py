@@ -50,3 +50,29 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """The folded words of a text, punctuation dropped."""
     return [w for w in _NOT_WORD.split(fold(text).replace("_", " ")) if w]
+
+
+# Arabic glues the article and some particles to the word: "بالشارع", "والجار", "بيضربني".
+# Stripping them on both sides lets "in the street" match "street". Longest prefixes first.
+_ARTICLES = ("وبال", "وال", "بال", "فال", "کال", "لل", "ال")
+_ARABIC = re.compile(r"^[\u0621-\u06ff]+$")
+MIN_STEM = 3
+
+
+def _stem(word: str) -> str:
+    if not _ARABIC.match(word):
+        return word
+    for prefix in _ARTICLES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= MIN_STEM:
+            return word[len(prefix) :]
+    rest = word
+    if rest.startswith("و") and len(rest) - 1 >= MIN_STEM:
+        rest = rest[1:]  # "and": "وعم", "وجاري"
+    if rest.startswith("ب") and rest[1:2] in ("ی", "ت", "ن") and len(rest) - 1 >= MIN_STEM + 1:
+        rest = rest[1:]  # spoken present tense: "بيضربني" is "يضربني"
+    return rest
+
+
+def terms(text: str) -> list[str]:
+    """The words of a text for matching: folded, with Arabic article and particles removed."""
+    return [_stem(w) for w in words(text)]

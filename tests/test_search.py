@@ -98,6 +98,13 @@ DANGER = [
     ("so", "i caawiya wuu i garaacayaa"),
     ("es", "tiene un cuchillo en mi puerta"),
     ("es", "ayuda me esta pegando"),
+    # A weapon here, outside or now, however it is worded.
+    ("en", "theres a guy with a machete by my door"),
+    ("fr", "un mec avec un flingue devant chez moi"),
+    ("pt", "homem com faca aqui na escada"),
+    ("ar", "في واحد برا معه ساطور"),
+    ("fa", "یکی با قمه جلو خونمونه"),
+    ("so", "nin qori wata ayaa banaanka jooga"),
 ]
 BENIGN = [
     ("en", "tips to keep my bike safe"),
@@ -114,6 +121,12 @@ BENIGN = [
     ("so", "deris qaylo badan"),
     ("es", "consejos para proteger mi bici"),
     ("es", "vecinos ruidosos"),
+    # Weapons as a topic, or in the past.
+    ("en", "knife crime on my street, what is being done"),
+    ("es", "robaron a mi hijo con navaja la semana pasada en la calle"),
+    ("ar", "معلومات عن جرائم السكاكين بالشارع"),
+    ("fa", "نکات برای جرم چاقو تو خیابون"),
+    ("ar", "نصائح لحماية البيت من الحرامية"),
 ]
 
 

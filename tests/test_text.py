@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text import clean, fold, words
+from bot.text import clean, fold, terms, words
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,19 @@ def test_clean_removes_controls_and_caps_length() -> None:
     assert clean("a\u202eb\u0000c\u200fd") == "abcd"
     assert clean("x" * 50_000) == "x" * 1000
     assert clean("می\u200cخواهم") == "می\u200cخواهم"  # the joiner is meaningful, kept
+
+
+@pytest.mark.parametrize(
+    ("typed", "stem"),
+    [
+        ("بالشارع", "شارع"),  # "in the street" matches "street"
+        ("والجيران", "جیران"),  # "and the neighbours"
+        ("بيضربني", "یضربنی"),  # spoken present tense: "he is hitting me"
+        ("وجوزي", "جوزی"),  # "and my husband"
+        ("بيت", "بیت"),  # a short word keeps its first letter
+        ("الان", "الان"),  # "now" is not an article plus "ن"
+        ("ballet", "ballet"),  # Latin script untouched
+    ],
+)
+def test_terms_drop_arabic_articles_and_particles(typed: str, stem: str) -> None:
+    assert terms(typed) == [stem]
