@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.i18n import Catalogs
 from bot.search import load_search_words
@@ -24,11 +24,12 @@ MIN_WORD = 3  # shorter words ("he", "a", "في") are optional: people word the 
 TYPO_RATIO = 80.0
 THRESHOLD = 5.5  # evidence (in nats) above which a message is treated as danger now
 NOW_THRESHOLD = 2.5  # less evidence is enough when the message says it is happening now
+WEAPON_RATIO = 90.0  # "cuchilo" is a knife; "arrombada" (forced open) is not "armada" (armed)
 
 # Words that say "right now", in every language; with some evidence of danger they tip it.
 _NOW = (
     "now|right now|maintenant|en ce moment|ahora|ahorita|agora|الان|هلا|هلق|هلأ|hala2|halla|"
-    "daba|دابا|همین الان|الان|alan|hadda|haatan"
+    "daba|دابا|الحين|دلوقتي|هسه|همین الان|الان|alan|hadda|hada|haatan"
 )
 _NOW_WORDS = [terms(w) for w in _NOW.split("|")]
 
@@ -42,9 +43,9 @@ _WEAPONS = (
     "چاقو|قمه|اسلحه|تفنگ|کلت|chaghoo|chaghu|ghame|tofang|"
     "mindi|mindiyo|mindida|qori|qoriga|bastoolad|hub|hubeysan|hubaysan"
 )
-_WEAPON_WORDS = set(_WEAPONS.split("|"))
-_CRIME = "crime|crimes|crimen|delitos|criminalidade|جرائم|جریمه|جرم|jara2em|dambiga|dambi"
-_CRIME_WORDS = set(_CRIME.split("|"))
+_WEAPON_WORDS = {t for w in _WEAPONS.split("|") for t in terms(w)}
+_CRIME = "crime|crimes|crimen|delitos|criminalidade|جرائم|جریمه|جرم|چاقوکشی|jara2em|dambiga|dambi"
+_CRIME_WORDS = {t for w in _CRIME.split("|") for t in terms(w)}
 _HERE = (
     "here|outside|street|door|house|home|downstairs|front|corridor|stairs|"
     "ici|dehors|rue|porte|devant|maison|chez|escalier|"
@@ -54,7 +55,18 @@ _HERE = (
     "اینجا|بیرون|خیابون|خیابان|جلو|خونه|خانه|"
     "halkan|banaanka|dibadda|waddada|albaabka|guriga|hortayda"
 )
-_HERE_WORDS = set(_HERE.split("|"))
+_HERE_WORDS = {t for w in _HERE.split("|") for t in terms(w)}
+
+# Being held: someone has locked the person in. Word beginnings, so every form counts
+# ("encerrada", "encerró"), and short phrases where the word alone is ordinary ("prison").
+_HELD_STEMS = ("encerr", "enferm", "trancad", "trancou", "حابس", "محبوس", "زندانیم")
+_HELD = (
+    "locked me in|locked in the|locking me in|wont let me out|won't let me leave|"
+    "no me deja salir|no me dejan salir|ne me laisse pas sortir|nao me deixa sair|"
+    "زندانی کرده|زندانی کردن|حبس کرده|نمیذاره برم بیرون|ما بیخلینی اطلع|قافل علی|"
+    "igu xiray|igu xireen|ii ogolaan maayo inaan baxo"
+)
+_HELD_WORDS = [terms(p) for p in _HELD.split("|")]
 
 # Words that turn alarming words into an ordinary question: it happened before, or the person
 # wants information or advice. A word saying it is happening now outweighs them.
@@ -63,10 +75,12 @@ _CALM = (
     "best way|statistics|school|schools|weeds|garden|parents|hier|semaine derniere|"
     "mois dernier|il y a|infos|informations|conseils|comment|mauvaises herbes|ayer|"
     "semana pasada|mes pasado|informacion|consejos|como puedo|como hago|malas hierbas|"
-    "ontem|semana passada|"
-    "mes passado|informacao|conselhos|dicas|erva daninha|jardim|امس|الاسبوع الماضی|"
-    "الشهر الماضی|معلومات|نصایح|کیف|دیروز|هفته پیش|هفته گذشته|ماه پیش|ماه گذشته|اطلاعات|"
-    "نکات|توصیه|چطور|shalay|toddobaadkii hore|bishii hore|sanadkii hore|macluumaad|talo|sidee"
+    "hace un|hace unos|hace dos|hace meses|año pasado|ontem|semana passada|ano passado|"
+    "mes passado|informacao|conselhos|dicas|erva daninha|jardim|امس|امبارح|السنة الماضية|"
+    "من فترة|الاسبوع الماضی|"
+    "الشهر الماضی|معلومات|نصایح|کیف|دیروز|هفته پیش|هفته گذشته|ماه پیش|ماه گذشته|"
+    "اطلاعات|نکات|توصیه|چطور|پارسال|سال پیش|قبلا|"
+    "shalay|toddobaadkii hore|bishii hore|sanadkii hore|macluumaad|talo|sidee"
 )
 _CALM_WORDS = [terms(w) for w in _CALM.split("|")]
 
@@ -153,10 +167,17 @@ class DangerDetector:
         """A weapon mentioned with here, outside or now."""
         found = set(query)
         armed = any(
-            w in _WEAPON_WORDS or any(_similar(w, x) for x in _WEAPON_WORDS if len(x) >= 5)
+            w in _WEAPON_WORDS
+            or (len(w) >= 5 and process.extractOne(w, _WEAPON_WORDS, score_cutoff=WEAPON_RATIO))
             for w in found
         )
         return armed and (now or bool(found & _HERE_WORDS))
+
+    @staticmethod
+    def _held(query: list[str]) -> bool:
+        """Someone is being kept in against their will."""
+        stems = tuple(t for w in _HELD_STEMS for t in terms(w))
+        return any(w.startswith(stems) for w in query) or _mentions(query, _HELD_WORDS)
 
     def is_emergency(self, text: str) -> bool:
         """Whether `text` describes danger now."""
@@ -167,7 +188,7 @@ class DangerDetector:
         if _mentions(query, _CALM_WORDS) and not now:
             return False
         topical = bool(set(query) & _CRIME_WORDS)  # "knife crime": a lone word is the topic
-        if not topical and self._armed_here(query, now):
+        if not topical and (self._armed_here(query, now) or self._held(query)):
             return True
         for phrase in self._phrases:
             if len(phrase) == 1 and topical:

@@ -41,6 +41,9 @@ class _Index:
     phrases: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     targets: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
     stems: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # Phrases by word count and first letter: a typo rarely hits the first letter, and
+    # comparing only within a bucket keeps fuzzy matching fast however many words we know.
+    buckets: dict[tuple[int, str], list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, text: str, service: str, weight: float) -> None:
         ws = terms(text)
@@ -57,6 +60,8 @@ class _Index:
         phrase = " ".join(ws)
         if phrase not in self.targets:
             self.phrases[len(ws)].append(phrase)
+            if len(phrase) >= MIN_FUZZY_CHARS:
+                self.buckets[(len(ws), phrase[0])].append(phrase)
             if len(ws) == 1 and len(phrase) >= 4:
                 self.stems[phrase[:4]].append(phrase)
         old = self.targets[phrase].get(service, 0.0)
@@ -140,17 +145,22 @@ class Searcher:
                         short, long_ = sorted((g, stem), key=len)
                         if long_.startswith(short[: max(4, len(short) - 2)]) and stem != g:
                             found.append((i, stem, 0.85))
-            fuzzy = [(i, g) for i, g in enumerate(grams) if len(g) >= MIN_FUZZY_CHARS]
-            if not fuzzy:
-                continue
-            matrix = process.cdist(
-                [g for _, g in fuzzy], phrases, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
-            )
-            for row, (i, g) in enumerate(fuzzy):
-                for col in matrix[row].nonzero()[0]:
-                    phrase = phrases[col]
-                    if phrase != g and len(phrase) >= MIN_FUZZY_CHARS:
-                        found.append((i, phrase, float(matrix[row][col]) / 100))
+            by_letter: dict[str, list[tuple[int, str]]] = defaultdict(list)
+            for i, g in enumerate(grams):
+                if len(g) >= MIN_FUZZY_CHARS:
+                    by_letter[g[0]].append((i, g))
+            for letter, fuzzy in by_letter.items():
+                bucket = self._index.buckets.get((n, letter))
+                if not bucket:
+                    continue
+                matrix = process.cdist(
+                    [g for _, g in fuzzy], bucket, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+                )
+                for row, (i, g) in enumerate(fuzzy):
+                    for col in matrix[row].nonzero()[0]:
+                        phrase = bucket[col]
+                        if phrase != g:
+                            found.append((i, phrase, float(matrix[row][col]) / 100))
         return found
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:

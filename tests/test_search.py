@@ -105,6 +105,11 @@ DANGER = [
     ("ar", "في واحد برا معه ساطور"),
     ("fa", "یکی با قمه جلو خونمونه"),
     ("so", "nin qori wata ayaa banaanka jooga"),
+    # Being kept in, in any form of the word.
+    ("en", "he locked me in the bathroom"),
+    ("fr", "il m'a enfermée dans la chambre"),
+    ("pt", "ele me trancou no quarto"),
+    ("ar", "محبوسة بالبيت"),
 ]
 BENIGN = [
     ("en", "tips to keep my bike safe"),
@@ -127,6 +132,8 @@ BENIGN = [
     ("ar", "معلومات عن جرائم السكاكين بالشارع"),
     ("fa", "نکات برای جرم چاقو تو خیابون"),
     ("ar", "نصائح لحماية البيت من الحرامية"),
+    ("en", "i locked myself out of my flat"),
+    ("fa", "پسرم زندانی است چه کمکی هست"),
 ]
 
 
