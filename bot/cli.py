@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     reports.add_argument("--since", default="", help="only reports from this date (YYYY-MM-DD)")
     sub.add_parser("stats", help="aggregate counts: topics, services, languages, channels")
     sub.add_parser("purge", help="apply the retention rules")
+    links = sub.add_parser("links", help="Telegram deep links for posters, with QR codes")
+    links.add_argument("--username", default="", help="the bot's username (else asked of Telegram)")
+    links.add_argument("--out", default="qr", help="folder for the QR code PNGs")
     return p
 
 
@@ -84,11 +87,44 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "stats":
         print(json.dumps(_store(settings).stats(), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "links":
+        return _links(args, settings)
     if args.command == "purge":
         sessions, reports = _store(settings).purge(time.time(), settings.report_retention_days)
         print(f"removed {sessions} idle session(s) and {reports} report(s) past retention")
         return 0
     return 2
+
+
+def _links(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.links import deep_links, write_qr_codes
+
+    username = args.username
+    if not username and settings.telegram_token is not None:
+        import asyncio
+
+        from telegram import Bot
+
+        async def ask() -> str:
+            assert settings.telegram_token is not None
+            base = f"{settings.telegram_api_url.rstrip('/')}/bot"
+            async with Bot(settings.telegram_token.value, base_url=base) as tg:
+                return str(tg.username)
+
+        username = asyncio.run(ask())
+    if not username:
+        print(
+            "Give the bot's username with --username, or set TELEGRAM_BOT_TOKEN.", file=sys.stderr
+        )
+        return 2
+    found = deep_links(load_content(), username)
+    write_qr_codes(found, Path(args.out))
+    for link in found:
+        print(f"{link.url}\t{link.title}")
+    print(f"{len(found)} links; QR codes in {args.out}/", file=sys.stderr)
+    return 0
 
 
 def _store(settings: Settings) -> SqliteStore:
@@ -152,8 +188,12 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.store import SqliteStore, load_secret
 
     if args.command == "run" and settings.channels:
-        print(f"Channels configured: {', '.join(settings.channels)}; not available in this build.")
-        return 2
+        import asyncio
+
+        from bot.runner import run
+
+        asyncio.run(run(settings))
+        return 0
     engine = Engine(load_content())
     store = SqliteStore(settings.db_path)
     conv = Conversations(engine, store, load_secret(settings.data_dir))

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from typing import Any
 
 from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
+from bot.locks import KeyedLocks
 from bot.reports import Report
 from bot.store import SESSION_TTL, Store, today
 from bot.types import Choice, Effect, Inbound, Reply, Session
@@ -34,7 +34,7 @@ class Conversations:
         self.store = store
         self._secret = secret
         self._clock = clock
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks = KeyedLocks()
         # Report answers being typed live only here, in memory, until the person presses Send.
         self._drafts: dict[str, tuple[float, dict[str, Any]]] = {}
         self.report_listeners: list[ReportListener] = []
@@ -92,12 +92,8 @@ class Conversations:
         self, channel: str, user_id: str, inbound: Inbound, update_id: str | None = None
     ) -> list[Reply]:
         """Like handle, but two events from the same person never run at once."""
-        key = self.key(channel, user_id)
-        async with self._locks[key]:
-            replies = self.handle(channel, user_id, inbound, update_id)
-        if not self._locks[key].locked():
-            self._locks.pop(key, None)
-        return replies
+        async with self._locks.hold(self.key(channel, user_id)):
+            return self.handle(channel, user_id, inbound, update_id)
 
     def _announce(self, report: Report) -> None:
         for listener in self.report_listeners:

@@ -93,6 +93,11 @@ class Engine:
         elif inbound.kind is Kind.LOCATION:
             _ = self.tr(st)
             self._nudge(st, _("Thank you. I only use a location when you report something."))
+        elif inbound.kind is Kind.EDITED:
+            _ = self.tr(st)
+            self._nudge(
+                st, _("I can't see changes to a message. Please send it again as a new one.")
+            )
         else:
             _ = self.tr(st)
             self._nudge(st, _("Sorry, I can only read text and button presses here."))
@@ -422,11 +427,12 @@ class Engine:
         return target
 
     def _finish(self, lang: str | None, reply: Reply) -> Reply:
-        """Right-to-left languages keep numbers, links and references readable."""
-        if lang is None or not self.content.catalogs.get(lang).rtl:
-            return reply
+        """Mark the reply's language; right-to-left ones keep numbers and links readable."""
+        lang = lang or "en"
+        if not self.content.catalogs.get(lang).rtl:
+            return replace(reply, lang=lang)
         choices = tuple(Choice(c.id, isolate_ltr(c.label)) for c in reply.choices)
-        return replace(reply, text=isolate_ltr(reply.text), choices=choices, rtl=True)
+        return replace(reply, text=isolate_ltr(reply.text), choices=choices, rtl=True, lang=lang)
 
 
 def _strip_icon(label: str) -> str:

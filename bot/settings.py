@@ -55,6 +55,8 @@ class Settings:
     whatsapp_api_url: str = "https://graph.facebook.com"
     staff_chat_id: int | None = None
     port: int = 8080
+    host: str = "0.0.0.0"
+    telegram_max_rate: float = 30.0
     report_retention_days: int = 365
 
     @classmethod
@@ -84,6 +86,15 @@ class Settings:
         assert port is not None
         if not 0 < port < 65536:
             raise SettingsError(f"PORT must be between 1 and 65535, not {port}")
+        raw_rate = env.get("TELEGRAM_MAX_RATE", "").strip() or "30"
+        try:
+            max_rate = float(raw_rate)
+        except ValueError:
+            raise SettingsError(
+                f"TELEGRAM_MAX_RATE must be messages per second (a number), not {raw_rate!r}"
+            ) from None
+        if max_rate < 0:
+            raise SettingsError("TELEGRAM_MAX_RATE must be 0 (no limit) or more")
         return cls(
             data_dir=Path(env.get("BOT_DATA_DIR") or "data"),
             telegram_token=secret("TELEGRAM_BOT_TOKEN"),
@@ -97,6 +108,8 @@ class Settings:
             whatsapp_api_url=env.get("WHATSAPP_API_URL") or cls.whatsapp_api_url,
             staff_chat_id=integer("STAFF_CHAT_ID", None),
             port=port,
+            host=env.get("HOST") or cls.host,
+            telegram_max_rate=max_rate,
             report_retention_days=retention,
         )
 

@@ -57,6 +57,9 @@ class Store(Protocol):
     def reports(self, since: str = "") -> list[Report]:
         """Reports filed on or after `since` (an ISO date), oldest first."""
 
+    def ping(self) -> None:
+        """Raise if the store cannot be read."""
+
 
 class SqliteStore:
     """The production store: one SQLite file in WAL mode."""
@@ -191,6 +194,10 @@ class SqliteStore:
             self.db.execute("delete from processed where at < ?", [now - 7 * 86400])
         return int(sessions), int(reports)
 
+    def ping(self) -> None:
+        """Raise if the database cannot be read."""
+        self.db.execute("select count(*) from sessions").fetchone()
+
     def close(self) -> None:
         """Close the database."""
         self.db.conn.close()
@@ -226,6 +233,9 @@ class MemoryStore:
     def processed(self, update: str) -> tuple[bool, str | None]:
         """Whether an update was handled already, and the reference it filed, if any."""
         return (update in self.updates, self.updates.get(update))
+
+    def ping(self) -> None:
+        """Always readable."""
 
     def reports(self, since: str = "") -> list[Report]:
         """Reports filed on or after `since`."""

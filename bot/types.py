@@ -15,6 +15,7 @@ class Kind(enum.StrEnum):
     COMMAND = "command"
     LOCATION = "location"
     UNSUPPORTED = "unsupported"  # a sticker, photo, voice note: answered politely
+    EDITED = "edited"  # a change to a message already answered: asked to send it anew
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Reply:
     request_location: bool = False
     effects: tuple[Effect, ...] = ()
     rtl: bool = False
+    lang: str = "en"  # the language it is written in, for labels a channel adds
 
 
 @dataclass

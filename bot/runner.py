@@ -1,0 +1,52 @@
+"""`bot run` with channels configured: start them, serve webhooks, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from bot.content import load_content
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.settings import Settings
+from bot.store import SqliteStore, load_secret
+from bot.telegram_channel import TelegramChannel
+from bot.web import create_app, server
+
+log = logging.getLogger("bot.run")
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run every configured channel until `stop` is set (or SIGTERM/SIGINT arrives)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    store = SqliteStore(settings.db_path)
+    conversations = Conversations(Engine(load_content()), store, load_secret(settings.data_dir))
+    telegram = None
+    if settings.telegram_token is not None:
+        telegram = TelegramChannel(conversations, settings, max_rate=settings.telegram_max_rate)
+    web = None
+    web_task: asyncio.Task[None] | None = None
+    try:
+        if telegram is not None:
+            await telegram.start()
+        if settings.telegram_webhook_url:
+            hook = (telegram.webhook_secret, telegram.accept) if telegram else None
+            web = server(create_app(store, telegram=hook), settings.port, settings.host)
+            web_task = asyncio.create_task(web.serve())
+        log.info("running", extra={"channels": ",".join(settings.channels)})
+        await stop.wait()
+    finally:
+        # Stop taking updates first, then finish the ones in hand, then close the database.
+        if web is not None and web_task is not None:
+            web.should_exit = True
+            await web_task
+        if telegram is not None:
+            await telegram.stop()
+        store.close()
+        log.info("stopped")

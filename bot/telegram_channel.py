@@ -1,0 +1,401 @@
+"""The Telegram channel: updates in, HTML messages with inline keyboards out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import html
+import logging
+import re
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.conversation import Conversations
+from bot.i18n import LANGS, N_
+from bot.locks import KeyedLocks
+from bot.reports import Report, staff_text
+from bot.settings import Settings
+from bot.types import Choice, Effect, Inbound, Kind, Reply
+
+log = logging.getLogger("bot.telegram")
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096  # Telegram's limit for one message, counted after markup is parsed
+MAX_CALLBACK = 64  # bytes of callback data Telegram keeps on a button
+DELETE_WINDOW = 48 * 3600 - 300  # a bot may delete messages for 48 hours; keep a margin
+DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+PAIR_LABEL = 14  # two buttons share a row when both labels are this short
+SEND_ATTEMPTS = 4  # a send that meets a 5xx or a timeout is tried again, with growing pauses
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+# The commands Telegram lists in its menu, with descriptions in every language.
+COMMANDS = (
+    ("start", N_("Main menu")),
+    ("help", N_("How this assistant works")),
+    ("language", N_("Change language")),
+    ("exit", N_("Quick exit: clear this chat")),
+    ("forget", N_("Forget me: erase what is kept")),
+    ("privacy", N_("Privacy: what is kept and why")),
+)
+SHARE_LOCATION = N_("📍 Share my location")
+SHARE_LOCATION_HINT = N_("Or press the button below to share where you are.")
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_T = TypeVar("_T")
+
+
+def to_html(text: str) -> str:
+    """Reply text as Telegram HTML: everything escaped, then `**bold**` as <b>."""
+    return _BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a long text into parts under `limit`, at paragraph, line or word breaks."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), 0) or max(window.rfind("\n"), 0) or window.rfind(" ")
+        if cut < limit // 2:
+            cut = limit  # no sensible break: cut hard rather than send tiny pieces
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def callback_data(choice: Choice) -> str:
+    """A button's data: the choice id (never the person's words), within Telegram's 64 bytes."""
+    data = choice.id
+    if len(data.encode()) > MAX_CALLBACK:
+        raise ValueError(f"choice id longer than {MAX_CALLBACK} bytes: {data[:20]}...")
+    return data
+
+
+def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
+    """Inline buttons, short ones two to a row."""
+    if not choices:
+        return None
+    rows: list[list[InlineKeyboardButton]] = []
+    for c in choices:
+        button = InlineKeyboardButton(c.label, callback_data=callback_data(c))
+        last = rows[-1] if rows else None
+        if last and len(last) == 1 and max(len(c.label), len(last[0].text)) <= PAIR_LABEL:
+            last.append(button)
+        else:
+            rows.append([button])
+    return InlineKeyboardMarkup(rows)
+
+
+def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
+    """What a person sent, as the engine's inbound event."""
+    if message.text and message.text.startswith("/"):
+        head, _sep, arg = message.text[1:].partition(" ")
+        name = head.split("@", 1)[0]  # "/start@SaferKCBot" in some clients
+        return Inbound.command(name, arg.strip(), lang_hint)
+    if message.text is not None:
+        return Inbound.message(message.text, lang_hint)
+    if message.location is not None:
+        loc = message.location
+        return Inbound(Kind.LOCATION, location=(loc.latitude, loc.longitude), lang_hint=lang_hint)
+    return Inbound(Kind.UNSUPPORTED, lang_hint=lang_hint)
+
+
+class SentMessages:
+    """The ids of each chat's recent messages, both ways, so quick exit can delete them."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._ids: defaultdict[int, deque[tuple[float, int]]] = defaultdict(deque)
+
+    def add(self, chat_id: int, message_id: int, at: float | None = None) -> None:
+        """Remember one message; ids past Telegram's deletion window are dropped."""
+        ids = self._ids[chat_id]
+        ids.append((self._clock() if at is None else at, message_id))
+        self._expire(chat_id)
+
+    def take(self, chat_id: int) -> list[int]:
+        """Every id still deletable in a chat, forgetting them all."""
+        self._expire(chat_id)
+        return sorted({mid for _at, mid in self._ids.pop(chat_id, deque())})
+
+    def _expire(self, chat_id: int) -> None:
+        ids = self._ids[chat_id]
+        oldest = self._clock() - DELETE_WINDOW
+        while ids and ids[0][0] < oldest:
+            ids.popleft()
+
+
+class InOrder(BaseUpdateProcessor):
+    """Updates run concurrently, but one person's updates run one at a time, in arrival order."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks = KeyedLocks()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the person's earlier updates, then process this one."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        async with self._locks.hold(chat.id):
+            await coroutine
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+class TelegramChannel:
+    """Runs the assistant on Telegram through python-telegram-bot."""
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        max_rate: float = 30.0,
+    ) -> None:
+        if settings.telegram_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        self.conversations = conversations
+        self.settings = settings
+        self.sent = SentMessages(clock)
+        self._retry_pause = 0.5
+        # Telegram allows about 30 messages a second in all; the limiter also waits out 429s.
+        limiter = AIORateLimiter(overall_max_rate=max_rate or 0, max_retries=3)
+        builder: Any = (
+            ApplicationBuilder()
+            .token(settings.telegram_token.value)
+            .base_url(f"{settings.telegram_api_url.rstrip('/')}/bot")
+            .base_file_url(f"{settings.telegram_api_url.rstrip('/')}/file/bot")
+            .rate_limiter(limiter)
+            .concurrent_updates(InOrder())
+            .connection_pool_size(64)
+        )
+        if settings.telegram_webhook_url:
+            builder = builder.updater(None)  # updates arrive through the project's web server
+        self.app: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        private = filters.ChatType.PRIVATE
+        if settings.staff_chat_id is not None:
+            staff = filters.Chat(settings.staff_chat_id)
+            self.app.add_handler(CommandHandler("stats", self._on_staff_stats, filters=staff))
+            conversations.report_listeners.append(self.post_report)
+        self.app.add_handler(CallbackQueryHandler(self._on_press))
+        self.app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, self._on_message))
+        self.app.add_handler(
+            MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, self._on_edited)
+        )
+        self.app.add_error_handler(self._on_error)
+
+    # Life cycle.
+    async def start(self) -> None:
+        """Connect, publish the command menus, and start polling or set the webhook."""
+        await self.app.initialize()
+        await self.publish_commands()
+        await self.app.start()
+        url = self.settings.telegram_webhook_url
+        if url:
+            await self.app.bot.set_webhook(
+                url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            assert self.app.updater is not None
+            await self.app.bot.delete_webhook()
+            await self.app.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0
+            )
+        log.info("telegram started", extra={"mode": "webhook" if url else "polling"})
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish the ones in hand, disconnect."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends back with every webhook call."""
+        secret = self.settings.telegram_webhook_secret
+        if secret is not None:
+            return secret.value
+        # Derived from the data directory's secret, so it survives restarts without a setting.
+        return self.conversations.key(CHANNEL, "webhook-secret")
+
+    async def accept(self, data: object) -> None:
+        """Queue one update that arrived on the webhook."""
+        update = Update.de_json(data if isinstance(data, dict) else {}, self.app.bot)
+        await self.app.update_queue.put(update)
+
+    async def publish_commands(self) -> None:
+        """Telegram's command menu, in each language (English for everyone else)."""
+        catalogs = self.conversations.engine.content.catalogs
+        for lang in (None, *LANGS):
+            _ = catalogs.get(lang or "en")
+            commands = [BotCommand(name, _(desc)) for name, desc in COMMANDS]
+            await self._retry(
+                functools.partial(self.app.bot.set_my_commands, commands, language_code=lang)
+            )
+
+    # Handlers.
+    async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        self.sent.add(message.chat_id, message.message_id)
+        inbound = inbound_from(message, user.language_code)
+        await self._converse(message.chat_id, user.id, inbound, update.update_id)
+
+    async def _on_edited(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        inbound = Inbound(Kind.EDITED, lang_hint=user.language_code)
+        await self._converse(message.chat_id, user.id, inbound, update.update_id)
+
+    async def _on_press(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.message is None:
+            return
+        chat = query.message.chat
+        if chat.type != chat.PRIVATE:
+            await query.answer()
+            return
+        # Stop the button's spinner at once; the answer follows as a message.
+        await self._quietly(query.answer())
+        data = (query.data or "")[:MAX_CALLBACK]
+        inbound = Inbound.choice(data, query.from_user.language_code)
+        await self._converse(chat.id, query.from_user.id, inbound, update.update_id)
+
+    async def _on_staff_stats(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        stats = self.conversations.store.stats()
+        lines = [f"{group}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                 for group, counts in stats.items()]  # fmt: skip
+        text = "\n".join(lines) or "No activity recorded yet."
+        await self._retry(lambda: self.app.bot.send_message(chat.id, text))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # No update contents in the log: they hold people's words and ids.
+        log.error("telegram handler failed: %s", type(context.error).__name__)
+
+    async def _converse(self, chat_id: int, user_id: int, inbound: Inbound, update_id: int) -> None:
+        replies = await self.conversations.feed(
+            CHANNEL, str(user_id), inbound, update_id=str(update_id)
+        )
+        await self.deliver(chat_id, replies)
+
+    # Sending.
+    async def deliver(self, chat_id: int, replies: list[Reply]) -> None:
+        """Send each reply in order, erasing the conversation first where asked."""
+        for reply in replies:
+            if Effect.ERASE_CHAT in reply.effects:
+                await self.erase(chat_id)
+            parts = split_text(reply.text)
+            for i, part in enumerate(parts):
+                markup = keyboard(reply.choices) if i == len(parts) - 1 else None
+                await self._send(chat_id, to_html(part), markup)
+            if reply.request_location:
+                _ = self.conversations.engine.content.catalogs.get(reply.lang)
+                button = KeyboardButton(_(SHARE_LOCATION), request_location=True)
+                markup_loc = ReplyKeyboardMarkup(
+                    [[button]], resize_keyboard=True, one_time_keyboard=True
+                )
+                await self._send(chat_id, html.escape(_(SHARE_LOCATION_HINT)), markup_loc)
+
+    async def _send(self, chat_id: int, text: str, markup: Any) -> None:
+        try:
+            sent = await self._retry(
+                lambda: self.app.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            )
+        except Forbidden:
+            log.info("telegram chat blocked the bot")  # they left; nothing more to send
+            return
+        self.sent.add(chat_id, sent.message_id)
+
+    async def erase(self, chat_id: int) -> None:
+        """Delete every message of the chat the bot still can, both ways, in batches."""
+        ids = self.sent.take(chat_id)
+        for start in range(0, len(ids), DELETE_BATCH):
+            batch = ids[start : start + DELETE_BATCH]
+            try:
+                await self._retry(functools.partial(self.app.bot.delete_messages, chat_id, batch))
+            except TelegramError as exc:
+                log.warning("could not delete some messages: %s", type(exc).__name__)
+
+    async def post_report(self, report: Report) -> None:
+        """Post a new report to the Community Safety Team's chat."""
+        chat_id = self.settings.staff_chat_id
+        if chat_id is None:
+            return
+        text = html.escape(staff_text(report), quote=False)
+        try:
+            await self._retry(lambda: self.app.bot.send_message(chat_id, text))
+        except TelegramError as exc:
+            log.error("could not post a report to the staff chat: %s", type(exc).__name__)
+
+    async def _retry(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Try again after a server error or timeout (429s are waited out by the limiter)."""
+        pause = self._retry_pause
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                return await call()
+            except RetryAfter as exc:
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
+                delay = exc.retry_after
+                await asyncio.sleep(delay if isinstance(delay, int | float) else 1.0)
+            except (BadRequest, Forbidden):
+                raise
+            except NetworkError:  # a 5xx, a timeout or a dropped connection
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _quietly(call: Awaitable[Any]) -> None:
+        with contextlib.suppress(TelegramError):  # an expired button answer is harmless
+            await call
