@@ -106,12 +106,18 @@ class Catalogs:
 
     def all_texts(self) -> list[str]:
         """Every translated text line in every language (ordinary words, for contrast)."""
-        lines: list[str] = []
-        for translator in self._translators.values():
-            messages = getattr(translator.catalog, "_catalog", {})
-            for text in messages.values():
-                lines += [line for line in str(text).splitlines() if line.strip()]
-        return lines
+        return [line for lang in self._translators if lang != DEFAULT for line in self.texts(lang)]
+
+    def texts(self, lang: str) -> list[str]:
+        """Every text line of one language; English comes from the messages themselves."""
+        if lang == DEFAULT:
+            other = next((t for t in self._translators.values() if t.lang != DEFAULT), None)
+            messages = getattr(other.catalog, "_catalog", {}) if other else {}
+            found = [k for k in messages if isinstance(k, str)]
+        else:
+            messages = getattr(self._translators[lang].catalog, "_catalog", {})
+            found = [str(v) for v in messages.values()]
+        return [line for text in found for line in text.splitlines() if line.strip()]
 
     def get(self, lang: str | None) -> Translator:
         """The translator for `lang`, falling back to English."""

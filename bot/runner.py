@@ -14,6 +14,7 @@ from bot.settings import Settings
 from bot.store import SqliteStore, load_secret
 from bot.telegram_channel import TelegramChannel
 from bot.web import create_app, server
+from bot.whatsapp_channel import WhatsAppChannel
 
 log = logging.getLogger("bot.run")
 
@@ -30,14 +31,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     telegram = None
     if settings.telegram_token is not None:
         telegram = TelegramChannel(conversations, settings, max_rate=settings.telegram_max_rate)
+    whatsapp = WhatsAppChannel(conversations, settings) if settings.whatsapp_token else None
     web = None
     web_task: asyncio.Task[None] | None = None
     try:
         if telegram is not None:
             await telegram.start()
-        if settings.telegram_webhook_url:
-            hook = (telegram.webhook_secret, telegram.accept) if telegram else None
-            web = server(create_app(store, telegram=hook), settings.port, settings.host)
+        if settings.telegram_webhook_url or whatsapp is not None:
+            hook = telegram if settings.telegram_webhook_url else None
+            app = create_app(store, telegram=hook, whatsapp=whatsapp)
+            web = server(app, settings.port, settings.host)
             web_task = asyncio.create_task(web.serve())
         log.info("running", extra={"channels": ",".join(settings.channels)})
         await stop.wait()
@@ -48,5 +51,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await web_task
         if telegram is not None:
             await telegram.stop()
+        if whatsapp is not None:
+            await whatsapp.close()
         store.close()
         log.info("stopped")

@@ -95,6 +95,16 @@ class Settings:
             ) from None
         if max_rate < 0:
             raise SettingsError("TELEGRAM_MAX_RATE must be 0 (no limit) or more")
+        if env.get("WHATSAPP_TOKEN"):
+            needed = ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
+            missing = [name for name in needed if not env.get(name)]
+            if missing:
+                raise SettingsError(
+                    f"WhatsApp is enabled (WHATSAPP_TOKEN is set) but {', '.join(missing)} "
+                    "is not set. The app secret (Meta app > Settings > Basic) proves updates "
+                    "come from Meta; the verify token is any secret you also give Meta's "
+                    "webhook setup; the phone number id is in WhatsApp > API Setup."
+                )
         return cls(
             data_dir=Path(env.get("BOT_DATA_DIR") or "data"),
             telegram_token=secret("TELEGRAM_BOT_TOKEN"),

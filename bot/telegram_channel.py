@@ -42,6 +42,7 @@ from bot.i18n import LANGS, N_
 from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
 from bot.settings import Settings
+from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
 
 log = logging.getLogger("bot.telegram")
@@ -74,22 +75,6 @@ _T = TypeVar("_T")
 def to_html(text: str) -> str:
     """Reply text as Telegram HTML: everything escaped, then `**bold**` as <b>."""
     return _BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut a long text into parts under `limit`, at paragraph, line or word breaks."""
-    parts: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), 0) or max(window.rfind("\n"), 0) or window.rfind(" ")
-        if cut < limit // 2:
-            cut = limit  # no sensible break: cut hard rather than send tiny pieces
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
 
 
 def callback_data(choice: Choice) -> str:

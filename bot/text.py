@@ -76,3 +76,19 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """The words of a text for matching: folded, with Arabic article and particles removed."""
     return [_stem(w) for w in words(text)]
+
+
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Cut a long text into parts under `limit`, at paragraph, line or word breaks."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), 0) or max(window.rfind("\n"), 0) or window.rfind(" ")
+        if cut < limit // 2:
+            cut = limit  # no sensible break: cut hard rather than send tiny pieces
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts

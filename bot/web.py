@@ -6,13 +6,13 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Protocol
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.store import Store
@@ -22,15 +22,38 @@ log = logging.getLogger("bot.web")
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1_000_000  # an update is a few kilobytes; refuse anything absurd
 
-Accept = Callable[[Any], Awaitable[None]]
+WHATSAPP_SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+class TelegramHook(Protocol):
+    """What the web server needs of the Telegram channel."""
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends back with every call."""
+
+    async def accept(self, data: object) -> None:
+        """Queue one update."""
+
+
+class WhatsAppHook(Protocol):
+    """What the web server needs of the WhatsApp channel."""
+
+    async def verify(
+        self, mode: str | None, token: str | None, challenge: str | None
+    ) -> tuple[str, int]:
+        """Meta's verification GET."""
+
+    async def receive(self, body: bytes, signature: str | None) -> tuple[str, int]:
+        """One signed POST."""
 
 
 def create_app(
     store: Store,
-    telegram: tuple[str, Accept] | None = None,
-    extra: list[Route] | None = None,
+    telegram: TelegramHook | None = None,
+    whatsapp: WhatsAppHook | None = None,
 ) -> Starlette:
-    """`/healthz`, and `/webhooks/telegram` when Telegram uses a webhook: (secret, accept)."""
+    """`/healthz`, and the webhook of each channel that uses one."""
 
     async def healthz(_request: Request) -> Response:
         try:
@@ -42,11 +65,11 @@ def create_app(
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if telegram is not None:
-        secret, accept = telegram
+        hook = telegram
 
         async def telegram_webhook(request: Request) -> Response:
             given = request.headers.get(TELEGRAM_SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), secret.encode()):
+            if not hmac.compare_digest(given.encode(), hook.webhook_secret.encode()):
                 return Response(status_code=403)
             body = await request.body()
             if len(body) > MAX_BODY:
@@ -57,11 +80,29 @@ def create_app(
                 return Response(status_code=400)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 return Response(status_code=400)
-            await accept(data)
+            await hook.accept(data)
             return Response(status_code=200)
 
         routes.append(Route("/webhooks/telegram", telegram_webhook, methods=["POST"]))
-    routes.extend(extra or [])
+    if whatsapp is not None:
+        wa = whatsapp
+
+        async def whatsapp_verify(request: Request) -> Response:
+            q = request.query_params
+            answer, status = await wa.verify(
+                q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge")
+            )
+            return PlainTextResponse(answer, status_code=status)
+
+        async def whatsapp_webhook(request: Request) -> Response:
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                return Response(status_code=413)
+            answer, status = await wa.receive(body, request.headers.get(WHATSAPP_SIGNATURE_HEADER))
+            return PlainTextResponse(answer, status_code=status)
+
+        routes.append(Route("/webhooks/whatsapp", whatsapp_verify, methods=["GET"]))
+        routes.append(Route("/webhooks/whatsapp", whatsapp_webhook, methods=["POST"]))
     return Starlette(routes=routes)
 
 

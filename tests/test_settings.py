@@ -33,3 +33,17 @@ def test_bad_values_name_the_variable(tmp_path: Path) -> None:
         Settings.from_env({"PORT": "eighty"}, tmp_path / ".env")
     with pytest.raises(SettingsError, match="STAFF_CHAT_ID"):
         Settings.from_env({"STAFF_CHAT_ID": "abc"}, tmp_path / ".env")
+    with pytest.raises(SettingsError, match="TELEGRAM_MAX_RATE"):
+        Settings.from_env({"TELEGRAM_MAX_RATE": "fast"}, tmp_path / ".env")
+
+
+def test_whatsapp_refuses_to_start_without_its_app_secret(tmp_path: Path) -> None:
+    env = {
+        "WHATSAPP_TOKEN": "EAAx",
+        "WHATSAPP_PHONE_NUMBER_ID": "1065",
+        "WHATSAPP_VERIFY_TOKEN": "v",
+    }
+    with pytest.raises(SettingsError, match="WHATSAPP_APP_SECRET is not set"):
+        Settings.from_env(env, tmp_path / ".env")
+    s = Settings.from_env({**env, "WHATSAPP_APP_SECRET": "s3cret"}, tmp_path / ".env")
+    assert s.channels == ["whatsapp"] and "s3cret" not in repr(s)

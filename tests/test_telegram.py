@@ -357,7 +357,7 @@ async def webhook(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Running]]:
     running = await start(telegram_webhook_url="https://bot.example.org/webhooks/telegram")
     channel = running.channel
-    app = create_app(running.store, telegram=(channel.webhook_secret, channel.accept))
+    app = create_app(running.store, telegram=channel)
     sock = free_socket()
     web = server(app, 0, "127.0.0.1")
     task = asyncio.create_task(web.serve(sockets=[sock]))

@@ -12,9 +12,9 @@ from bot.telegram_channel import (
     SentMessages,
     inbound_from,
     keyboard,
-    split_text,
     to_html,
 )
+from bot.text import split_text
 from bot.types import Choice, Kind
 from tests.conftest import Chat as EngineChat
 

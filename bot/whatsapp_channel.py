@@ -1,0 +1,276 @@
+"""The WhatsApp channel (Cloud API, through pywa): webhook updates in, buttons and lists out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pywa_async import WhatsApp
+from pywa_async.errors import ThrottlingError, WhatsAppError
+from pywa_async.handlers import CallbackButtonHandler, CallbackSelectionHandler, MessageHandler
+from pywa_async.types import (
+    Button,
+    CallbackButton,
+    CallbackSelection,
+    Message,
+    MessageType,
+    Section,
+    SectionList,
+    SectionRow,
+)
+
+from bot.conversation import Conversations
+from bot.i18n import N_, Translator
+from bot.langid import LanguageGuesser
+from bot.settings import Settings
+from bot.text import split_text
+from bot.types import Choice, Effect, Inbound, Kind, Reply
+
+log = logging.getLogger("bot.whatsapp")
+
+CHANNEL = "whatsapp"
+API_VERSION = "23.0"
+MAX_TEXT = 4096  # a text message
+MAX_BODY = 1024  # the body of a message with buttons or a list
+MAX_BUTTONS, MAX_BUTTON_TITLE = 3, 20
+MAX_ROWS, MAX_ROW_TITLE, MAX_ROW_DESCRIPTION, MAX_LIST_BUTTON = 10, 24, 72, 20
+PAGE_PREFIX = "page:"
+SEND_ATTEMPTS = 4
+PAGES_KEPT = 24 * 3600.0  # how long "More" still works on an old list
+
+# TRANSLATORS: WhatsApp's button that opens a list of choices; 20 characters at most.
+LIST_BUTTON = N_("Choose")
+# TRANSLATORS: the last row of a long WhatsApp list, to see the next choices; 24 characters at most.
+MORE = N_("➡️ More")
+# TRANSLATORS: the small line under a choice in a WhatsApp list; {number} stays as it is.
+TYPE_NUMBER = N_("Or type {number}")
+CHOOSE = N_("Choose from the list, or type the number.")
+CLEAR_CHAT = N_(
+    "WhatsApp keeps this chat on your phone. To remove it: in your chat list, press and "
+    "hold this chat (Android) or swipe left on it (iPhone), then choose Delete."
+)
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One WhatsApp message: text, and reply buttons or a list, or neither."""
+
+    text: str
+    buttons: list[Button] | SectionList | None = None
+
+
+def to_whatsapp(text: str) -> str:
+    """WhatsApp marks bold with single asterisks."""
+    return _BOLD.sub(r"*\1*", text)
+
+
+def _sensitive(reply: Reply) -> bool:
+    return Effect.ERASE_CHAT in reply.effects or any(c.id == "act:exit" for c in reply.choices)
+
+
+def render(reply: Reply, _: Translator, page: int = 0) -> list[Outgoing]:
+    """A reply in WhatsApp's idiom, within every limit of the Cloud API."""
+    text = to_whatsapp(reply.text)
+    if _sensitive(reply):
+        # A bot cannot delete anything on a person's phone: say how they can.
+        text = f"{text}\n\n{_(CLEAR_CHAT)}"
+    choices = reply.choices
+    if not choices:
+        return [Outgoing(part) for part in split_text(text, MAX_TEXT)]
+    out: list[Outgoing] = []
+    if len(text) > MAX_BODY or page > 0:
+        out = [Outgoing(part) for part in split_text(text, MAX_TEXT)] if page == 0 else []
+        text = _(CHOOSE)
+    if len(choices) <= MAX_BUTTONS and all(len(c.label) <= MAX_BUTTON_TITLE for c in choices):
+        out.append(Outgoing(text, [Button(c.label, c.id) for c in choices]))
+        return out
+    out.append(Outgoing(text, list_of(choices, _, page)))
+    return out
+
+
+def list_of(choices: tuple[Choice, ...], _: Translator, page: int = 0) -> SectionList:
+    """A list message of up to ten rows; longer menus end with a "More" row to the next page."""
+    per_page = MAX_ROWS if len(choices) <= MAX_ROWS else MAX_ROWS - 1
+    start = page * per_page
+    shown = choices[start : start + per_page]
+    rows = [
+        SectionRow(
+            title=c.label[:MAX_ROW_TITLE],
+            callback_data=c.id,
+            description=_(TYPE_NUMBER, number=start + i + 1)[:MAX_ROW_DESCRIPTION],
+        )
+        for i, c in enumerate(shown)
+    ]
+    if start + per_page < len(choices):
+        rows.append(
+            SectionRow(title=_(MORE)[:MAX_ROW_TITLE], callback_data=f"{PAGE_PREFIX}{page + 1}")
+        )
+    label = _(LIST_BUTTON)[:MAX_LIST_BUTTON]
+    return SectionList(button_title=label, sections=[Section(title=label, rows=rows)])
+
+
+def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
+    """What a person sent, as the engine's inbound event."""
+    if message.type == MessageType.TEXT and message.text is not None:
+        text = message.text
+        if text.startswith("/"):
+            name, _sep, arg = text[1:].partition(" ")
+            return Inbound.command(name, arg.strip(), lang_hint)
+        return Inbound.message(text, lang_hint)
+    if message.type == MessageType.LOCATION and message.location is not None:
+        loc = message.location
+        return Inbound(Kind.LOCATION, location=(loc.latitude, loc.longitude), lang_hint=lang_hint)
+    return Inbound(Kind.UNSUPPORTED, lang_hint=lang_hint)
+
+
+class WhatsAppChannel:
+    """Runs the assistant on WhatsApp: answers each webhook update in the person's language."""
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        token, secret = settings.whatsapp_token, settings.whatsapp_app_secret
+        verify = settings.whatsapp_verify_token
+        if token is None or not settings.whatsapp_phone_number_id:
+            raise ValueError("WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set")
+        if secret is None:
+            # Without it, anyone could post messages that look like they came from Meta.
+            raise ValueError("WHATSAPP_APP_SECRET must be set: it proves updates come from Meta")
+        if verify is None:
+            raise ValueError("WHATSAPP_VERIFY_TOKEN must be set: Meta sends it to verify the URL")
+        self.conversations = conversations
+        self._clock = clock
+        self._retry_pause = 1.0
+        self._pages: dict[str, tuple[float, Reply]] = {}
+        content = conversations.engine.content
+        self._guesser = LanguageGuesser(content.catalogs, content.root / "locales")
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+        self.wa = WhatsApp(
+            phone_id=settings.whatsapp_phone_number_id,
+            token=token.value,
+            session=self.http,
+            server=None,  # updates come through the project's own web server
+            verify_token=verify.value,
+            app_secret=secret.value,
+            api_version=API_VERSION,
+        )
+        # pywa builds the Graph API address itself; a provider's endpoint replaces it.
+        self.http.base_url = f"{settings.whatsapp_api_url.rstrip('/')}/v{API_VERSION}"
+        self.wa.add_handlers(
+            MessageHandler(self._on_message),
+            CallbackButtonHandler(self._on_button),
+            CallbackSelectionHandler(self._on_selection),
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    # Webhook entry points.
+    async def verify(
+        self, mode: str | None, token: str | None, challenge: str | None
+    ) -> tuple[str, int]:
+        """Meta's verification call: echo the challenge only for the right verify token."""
+        if mode != "subscribe":
+            return "Forbidden", 403
+        answer, status = await self.wa.webhook_challenge_handler(vt=token, ch=challenge)
+        return str(answer or ""), int(status)
+
+    async def receive(self, body: bytes, signature: str | None) -> tuple[str, int]:
+        """One webhook POST: refused unless signed with the app secret, then handled."""
+        refused = await self.wa.webhook_update_validator(body, signature)
+        if refused is not None:
+            return str(refused[0]), int(refused[1])
+        answer, status = await self.wa.webhook_update_handler(body)
+        return str(answer), int(status)
+
+    # Handlers.
+    async def _on_message(self, _client: WhatsApp, message: Message) -> None:
+        await self._quietly(message.mark_as_read())
+        user = message.from_user.wa_id or message.from_user.preferred_id
+        hint = self._guesser.guess(message.text) if message.text else None
+        await self._converse(user, inbound_from(message, hint), message.id)
+
+    async def _on_button(self, _client: WhatsApp, button: CallbackButton) -> None:
+        await self._quietly(button.mark_as_read())
+        user = button.from_user.wa_id or button.from_user.preferred_id
+        await self._pressed(user, str(button.data), button.id)
+
+    async def _on_selection(self, _client: WhatsApp, selection: CallbackSelection) -> None:
+        await self._quietly(selection.mark_as_read())
+        user = selection.from_user.wa_id or selection.from_user.preferred_id
+        await self._pressed(user, str(selection.data), selection.id)
+
+    async def _pressed(self, user: str, data: str, message_id: str) -> None:
+        if data.startswith(PAGE_PREFIX):
+            await self._next_page(user, data.removeprefix(PAGE_PREFIX))
+            return
+        await self._converse(user, Inbound.choice(data[:200]), message_id)
+
+    async def _next_page(self, user: str, page: str) -> None:
+        kept = self._pages.get(user)
+        if kept is None or not page.isdigit() or self._clock() - kept[0] > PAGES_KEPT:
+            await self._converse(user, Inbound.choice("page:expired"), None)
+            return
+        reply = kept[1]
+        _ = self.conversations.engine.content.catalogs.get(reply.lang)
+        for out in render(reply, _, int(page)):
+            await self._send(user, out)
+
+    async def _converse(self, user: str, inbound: Inbound, message_id: str | None) -> None:
+        replies = await self.conversations.feed(CHANNEL, user, inbound, update_id=message_id)
+        await self.deliver(user, replies)
+
+    # Sending.
+    async def deliver(self, user: str, replies: list[Reply]) -> None:
+        """Send each reply in order; remember the last list so "More" can page through it."""
+        for reply in replies:
+            if Effect.FORGET in reply.effects or Effect.RESET in reply.effects:
+                self._pages.pop(user, None)
+            if reply.choices:
+                self._pages[user] = (self._clock(), reply)
+            _ = self.conversations.engine.content.catalogs.get(reply.lang)
+            for out in render(reply, _):
+                await self._send(user, out)
+
+    async def _send(self, user: str, out: Outgoing) -> None:
+        try:
+            await self._retry(
+                lambda: self.wa.send_message(to=user, text=out.text, buttons=out.buttons)
+            )
+        except WhatsAppError as exc:
+            log.error("whatsapp send failed: %s", type(exc).__name__)
+
+    async def _retry(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Wait out rate limits and server errors, a few times, with growing pauses."""
+        pause = self._retry_pause
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                return await call()
+            except (ThrottlingError, httpx.TransportError):
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
+            except WhatsAppError as exc:
+                if (exc.status_code or 0) < 500 or attempt == SEND_ATTEMPTS - 1:
+                    raise
+            await asyncio.sleep(pause)
+            pause *= 2
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _quietly(call: Awaitable[Any]) -> None:
+        # A read receipt that fails is not worth troubling anyone about.
+        with contextlib.suppress(WhatsAppError, httpx.HTTPError):
+            await call
