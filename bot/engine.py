@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,6 +13,7 @@ from bot import cards, forms
 from bot.content import Content
 from bot.flows import FlowChoice, Node
 from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate
+from bot.langid import LanguageGuesser
 from bot.reports import Report, community_trigger_applies, new_reference
 from bot.safety import DangerDetector
 from bot.search import Searcher
@@ -73,6 +75,11 @@ class Engine:
         locales = content.root / "locales"
         self.searcher = Searcher(content.directory, content.catalogs, locales)
         self.danger = DangerDetector(locales, content.catalogs)
+
+    @functools.cached_property
+    def languages(self) -> LanguageGuesser:
+        """Guesses a first message's language; built on first use (only WhatsApp needs it)."""
+        return LanguageGuesser(self.content.catalogs, self.content.root / "locales")
 
     # The one entry point.
     def handle(self, session: Session, inbound: Inbound, now: datetime | None = None) -> Turn:

@@ -28,7 +28,6 @@ from pywa_async.types import (
 
 from bot.conversation import Conversations
 from bot.i18n import N_, Translator
-from bot.langid import LanguageGuesser
 from bot.settings import Settings
 from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
@@ -154,8 +153,6 @@ class WhatsAppChannel:
         self._clock = clock
         self._retry_pause = 1.0
         self._pages: dict[str, tuple[float, Reply]] = {}
-        content = conversations.engine.content
-        self._guesser = LanguageGuesser(content.catalogs, content.root / "locales")
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
         self.wa = WhatsApp(
             phone_id=settings.whatsapp_phone_number_id,
@@ -200,7 +197,7 @@ class WhatsAppChannel:
     async def _on_message(self, _client: WhatsApp, message: Message) -> None:
         await self._quietly(message.mark_as_read())
         user = message.from_user.wa_id or message.from_user.preferred_id
-        hint = self._guesser.guess(message.text) if message.text else None
+        hint = self.conversations.engine.languages.guess(message.text) if message.text else None
         await self._converse(user, inbound_from(message, hint), message.id)
 
     async def _on_button(self, _client: WhatsApp, button: CallbackButton) -> None:
