@@ -1,0 +1,180 @@
+"""The same conversations over the console, Telegram and WhatsApp: the same words come out."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.settings import Secret, Settings
+from bot.store import MemoryStore
+from bot.telegram_channel import TelegramChannel
+from bot.types import Inbound
+from bot.web import create_app
+from tests.conftest import Chat
+from tests.fake_telegram import FakeTelegram
+from tests.fake_whatsapp import PHONE_ID, FakeGraph, encode, list_reply, sign, text_message
+from tests.test_whatsapp import APP_SECRET, VERIFY
+
+# Each conversation: steps (typed text, or a pressed choice id) and words the last answer holds.
+CONVERSATIONS: list[tuple[str, list[tuple[str, str]], list[str]]] = [
+    ("menu", [("press", "menu")], ["999"]),
+    (
+        "a topic",
+        [("press", "help"), ("press", "topic:vawg")],
+        ["Angelou", "Southall Black Sisters"],
+    ),
+    ("a service card", [("press", "svc:streetline")], ["streetline@rbkc.gov.uk"]),
+    ("search", [("type", "noisy neighbours every night")], ["Streetline"]),
+    ("danger", [("type", "he has a knife outside my door")], ["999", "55"]),
+    ("privacy", [("type", "/privacy")], ["Forget me", "name or number"]),
+    ("quick exit", [("press", "help"), ("press", "act:exit")], ["Cleared."]),
+]
+
+
+class Driver(Protocol):
+    """Talks to the assistant over one channel, already past the language question."""
+
+    async def step(self, kind: str, value: str, expect: int) -> list[str]:
+        """Send one step; return the plain text of the `expect` answers."""
+
+
+def plain(text: str) -> str:
+    """Markup of any channel removed: what a person reads."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).replace("*", "")
+
+
+class Console:
+    def __init__(self, engine: Engine) -> None:
+        self.conv = Conversations(engine, MemoryStore(), b"k" * 32)
+        self.conv.handle("console", "u", Inbound.choice("lang:en"))
+
+    async def step(self, kind: str, value: str, expect: int) -> list[str]:
+        inbound = Inbound.choice(value) if kind == "press" else _typed(value)
+        return [plain(r.text) for r in self.conv.handle("console", "u", inbound)]
+
+
+def _typed(value: str) -> Inbound:
+    if value.startswith("/"):
+        return Inbound.command(value[1:])
+    return Inbound.message(value)
+
+
+class Telegram:
+    def __init__(self, fake: FakeTelegram) -> None:
+        self.fake = fake
+
+    async def step(self, kind: str, value: str, expect: int) -> list[str]:
+        before = len(self.fake.sent(5))
+        if kind == "press":
+            update = self.fake.user_message(5, "/start", enqueue=False)
+            # A press on the last message, whatever it offered: the engine decides if it is valid.
+            self.fake.user_update(
+                {"callback_query": {"id": str(update["update_id"]), "chat_instance": "5",
+                                    "from": update["message"]["from"], "data": value,
+                                    "message": update["message"]}}
+            )  # fmt: skip
+        else:
+            self.fake.user_message(5, value)
+        await self.fake.wait_for(lambda: len(self.fake.sent(5)) >= before + expect)
+        await asyncio.sleep(0.05)
+        return [plain(str(m["text"])) for m in self.fake.sent(5)[before:]]
+
+
+class WhatsApp:
+    def __init__(self, graph: FakeGraph, client: Any) -> None:
+        self.graph = graph
+        self.client = client
+
+    async def post(self, payload: dict[str, Any]) -> None:
+        body = encode(payload)
+        headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
+        assert (
+            await self.client.post("/webhooks/whatsapp", content=body, headers=headers)
+        ).is_success
+
+    async def step(self, kind: str, value: str, expect: int) -> list[str]:
+        before = len(self.graph.sent("447700900001"))
+        if kind == "press":
+            await self.post(list_reply("447700900001", value, "x"))
+        else:
+            await self.post(text_message("447700900001", value))
+        sent = self.graph.sent("447700900001")[before:]
+        return [plain(self.graph_text(m)) for m in sent]
+
+    @staticmethod
+    def graph_text(message: dict[str, Any]) -> str:
+        if message.get("type") == "text":
+            return str(message["text"]["body"])
+        return str(message["interactive"]["body"]["text"])
+
+
+@pytest.fixture(params=["console", "telegram", "whatsapp"])
+async def driver(
+    request: pytest.FixtureRequest, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Driver]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    if request.param == "console":
+        yield Console(engine)
+    elif request.param == "telegram":
+        async with FakeTelegram() as fake:
+            settings = Settings(
+                data_dir=tmp_path, telegram_token=Secret(fake.token), telegram_api_url=fake.url
+            )
+            conv = Conversations(engine, MemoryStore(), b"k" * 32)
+            channel = TelegramChannel(conv, settings, max_rate=0)
+            await channel.start()
+            try:
+                await conv.feed("telegram", "5", Inbound.choice("lang:en"))
+                yield Telegram(fake)
+            finally:
+                await channel.stop()
+    else:
+        import httpx
+
+        from bot.whatsapp_channel import WhatsAppChannel
+
+        async with FakeGraph() as graph:
+            settings = Settings(
+                data_dir=tmp_path,
+                whatsapp_token=Secret(graph.token),
+                whatsapp_phone_number_id=PHONE_ID,
+                whatsapp_app_secret=Secret(APP_SECRET),
+                whatsapp_verify_token=Secret(VERIFY),
+                whatsapp_api_url=graph.url,
+            )
+            store = MemoryStore()
+            channel = WhatsAppChannel(Conversations(engine, store, b"k" * 32), settings)
+            transport = httpx.ASGITransport(app=create_app(store, whatsapp=channel))
+            async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+                wa = WhatsApp(graph, client)
+                await wa.post(text_message("447700900001", "hello"))
+                await wa.post(list_reply("447700900001", "lang:en", "English"))
+                yield wa
+            await channel.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "steps", "words"), CONVERSATIONS, ids=[c[0] for c in CONVERSATIONS]
+)
+async def test_the_same_conversation_on_every_channel(
+    driver: Driver, engine: Engine, name: str, steps: list[tuple[str, str]], words: list[str]
+) -> None:
+    chat = Chat(engine, "en")
+    for kind, value in steps:
+        want = chat.press(value) if kind == "press" else chat.send(_typed(value))
+        got = await driver.step(kind, value, len(want))
+    said = " ".join(got)
+    for word in words:
+        assert word in said, (name, word)
+    # Every channel carries the engine's words, whatever it adds around them.
+    for reply in want:
+        first_line = plain(reply.text).splitlines()[0]
+        assert first_line in said, (name, first_line)
