@@ -50,10 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def configure_logging() -> None:
+    """Our own messages at INFO; the HTTP client only when something is wrong."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The HTTP client logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         settings = Settings.from_env()
         return _dispatch(args, settings)

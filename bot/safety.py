@@ -9,8 +9,9 @@ Two checks, either of which fires:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -97,6 +98,13 @@ def _phrase_words(phrase: str) -> list[str]:
     return content if len(content) >= 2 else ws
 
 
+def _by_letter(ws: Iterable[str]) -> dict[str, list[str]]:
+    out: defaultdict[str, list[str]] = defaultdict(list)
+    for w in ws:
+        out[w[0]].append(w)
+    return dict(out)
+
+
 def _similar(word: str, other: str) -> bool:
     """Same word, a typo of it, or the same stem ("stabbing"/"stabbed")."""
     if word == other:
@@ -121,6 +129,39 @@ class DangerDetector:
                     seen.add(key)
                     self._phrases.append(list(key))
         self._weights = self._learn(data, catalogs)
+        # Indexes so each typed word is compared once, and only with words sharing its first
+        # letter (a typo rarely hits the first letter): this check runs on every message.
+        self._vocab = {w for phrase in self._phrases for w in phrase}
+        self._by_head: defaultdict[str, list[list[str]]] = defaultdict(list)
+        for phrase in self._phrases:
+            self._by_head[phrase[0]].append(phrase)
+        self._phrase_letters = _by_letter(w for w in self._vocab if len(w) >= 5)
+        self._weight_letters = _by_letter(w for w in self._weights if len(w) >= 4)
+        self._matching = functools.lru_cache(maxsize=65536)(self._phrase_words_like)
+        self._near = functools.lru_cache(maxsize=65536)(self._nearest_weight)
+
+    def _phrase_words_like(self, typed: str) -> frozenset[str]:
+        """The danger-phrase words a typed word stands for: itself, a typo or another form."""
+        found = {typed} if typed in self._vocab else set()
+        if len(typed) >= 4:
+            candidates = self._phrase_letters.get(typed[0], [])
+            for word, _score, _i in process.extract(
+                typed, candidates, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=None
+            ):
+                if _similar(word, typed):
+                    found.add(word)
+        return frozenset(found)
+
+    def _nearest_weight(self, typed: str) -> float | None:
+        candidates = self._weight_letters.get(typed[0], [])
+        near = [
+            self._weights[w]
+            for w, _score, _i in process.extract(
+                typed, candidates, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO, limit=None
+            )
+            if _similar(typed, w)
+        ]
+        return max(near, default=None)
 
     @staticmethod
     def _learn(data: dict[str, dict[str, object]], catalogs: Catalogs | None) -> dict[str, float]:
@@ -156,8 +197,7 @@ class DangerDetector:
         for word in set(terms(text)[:80]):
             weight = self._weights.get(word)
             if weight is None and len(word) >= 5:
-                near = [w for w in self._weights if _similar(word, w)]
-                weight = max((self._weights[w] for w in near), default=None)
+                weight = self._near(word)
             if weight is not None and weight > 1.0:
                 total += weight - 1.0
         return total
@@ -190,10 +230,14 @@ class DangerDetector:
         topical = bool(set(query) & _CRIME_WORDS)  # "knife crime": a lone word is the topic
         if not topical and (self._armed_here(query, now) or self._held(query)):
             return True
-        for phrase in self._phrases:
-            if len(phrase) == 1 and topical:
-                continue
-            if all(any(_similar(w, q) for q in query) for w in phrase):
-                return True
+        matched: set[str] = set()
+        for typed in set(query):
+            matched |= self._matching(typed)
+        for head in matched:
+            for phrase in self._by_head.get(head, []):
+                if len(phrase) == 1 and topical:
+                    continue
+                if all(w in matched for w in phrase):
+                    return True
         evidence = self.evidence(text)
         return evidence >= THRESHOLD or (now and evidence >= NOW_THRESHOLD)

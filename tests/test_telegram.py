@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -410,3 +411,19 @@ async def test_webhook_redelivery_is_answered_once(
     await replies_to(fake, 32, 1)
     await asyncio.sleep(0.2)
     assert len(fake.sent(32)) == 1
+
+
+async def test_the_bot_token_never_reaches_the_logs(
+    fake: FakeTelegram, start: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.cli import configure_logging
+
+    configure_logging()
+    caplog.set_level(logging.INFO)
+    await start()
+    fake.user_message(40, "/start")
+    await replies_to(fake, 40, 1)
+    # (The fake server's own access log is not ours: the bot's web server keeps none.)
+    ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("uvicorn"))
+    assert fake.token.split(":")[1] not in ours
+    assert "/start" not in ours
