@@ -178,3 +178,52 @@ async def test_the_same_conversation_on_every_channel(
     for reply in want:
         first_line = plain(reply.text).splitlines()[0]
         assert first_line in said, (name, first_line)
+
+
+async def test_bot_run_serves_both_channels_and_stops_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import httpx
+
+    from bot.runner import run
+
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    async with FakeTelegram() as fake, FakeGraph() as graph:
+        settings = Settings(
+            data_dir=tmp_path,
+            telegram_token=Secret(fake.token),
+            telegram_api_url=fake.url,
+            whatsapp_token=Secret(graph.token),
+            whatsapp_phone_number_id=PHONE_ID,
+            whatsapp_app_secret=Secret(APP_SECRET),
+            whatsapp_verify_token=Secret(VERIFY),
+            whatsapp_api_url=graph.url,
+            host="127.0.0.1",
+            port=port,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(settings, stop))
+        fake.user_message(9, "/start")
+        await fake.wait_for(lambda: len(fake.sent(9)) >= 1, timeout=10)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):
+                try:
+                    health = await client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            assert health.json() == {"status": "ok"}
+            body = encode(text_message("447700900002", "mi vecino hace ruido toda la noche"))
+            headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
+            posted = await client.post("/webhooks/whatsapp", content=body, headers=headers)
+            assert posted.status_code == 200
+        assert any("Streetline" in t for t in graph.texts("447700900002"))
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert (tmp_path / "bot.db").exists()
