@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import html
@@ -11,6 +10,7 @@ import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from telegram import (
@@ -41,6 +41,7 @@ from bot.conversation import Conversations
 from bot.i18n import LANGS, N_
 from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
+from bot.retry import retrying
 from bot.settings import Settings
 from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
@@ -53,7 +54,6 @@ MAX_CALLBACK = 64  # bytes of callback data Telegram keeps on a button
 DELETE_WINDOW = 48 * 3600 - 300  # a bot may delete messages for 48 hours; keep a margin
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short
-SEND_ATTEMPTS = 4  # a send that meets a 5xx or a timeout is tried again, with growing pauses
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 # The commands Telegram lists in its menu, with descriptions in every language.
@@ -361,24 +361,18 @@ class TelegramChannel:
             log.error("could not post a report to the staff chat: %s", type(exc).__name__)
 
     async def _retry(self, call: Callable[[], Awaitable[_T]]) -> _T:
-        """Try again after a server error or timeout (429s are waited out by the limiter)."""
-        pause = self._retry_pause
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                return await call()
-            except RetryAfter as exc:
-                if attempt == SEND_ATTEMPTS - 1:
-                    raise
-                delay = exc.retry_after
-                await asyncio.sleep(delay if isinstance(delay, int | float) else 1.0)
-            except (BadRequest, Forbidden):
-                raise
-            except NetworkError:  # a 5xx, a timeout or a dropped connection
-                if attempt == SEND_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(pause)
-                pause *= 2
-        raise AssertionError("unreachable")
+        """Try again after a 429, a server error or a timeout."""
+        return await retrying(call, self._backoff)
+
+    def _backoff(self, exc: Exception, attempt: int) -> float | None:
+        if isinstance(exc, RetryAfter):
+            delay = exc.retry_after
+            return float(delay.total_seconds() if isinstance(delay, timedelta) else delay)
+        if isinstance(exc, BadRequest | Forbidden):
+            return None  # our mistake or their choice: trying again will not help
+        if isinstance(exc, NetworkError):  # a 5xx, a timeout or a dropped connection
+            return self._retry_pause * (1 << attempt)
+        return None
 
     @staticmethod
     async def _quietly(call: Awaitable[Any]) -> None:

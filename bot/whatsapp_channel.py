@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -28,6 +27,7 @@ from pywa_async.types import (
 
 from bot.conversation import Conversations
 from bot.i18n import N_, Translator
+from bot.retry import retrying
 from bot.settings import Settings
 from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
@@ -41,7 +41,6 @@ MAX_BODY = 1024  # the body of a message with buttons or a list
 MAX_BUTTONS, MAX_BUTTON_TITLE = 3, 20
 MAX_ROWS, MAX_ROW_TITLE, MAX_ROW_DESCRIPTION, MAX_LIST_BUTTON = 10, 24, 72, 20
 PAGE_PREFIX = "page:"
-SEND_ATTEMPTS = 4
 PAGES_KEPT = 24 * 3600.0  # how long "More" still works on an old list
 
 # TRANSLATORS: WhatsApp's button that opens a list of choices; 20 characters at most.
@@ -252,19 +251,13 @@ class WhatsAppChannel:
 
     async def _retry(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Wait out rate limits and server errors, a few times, with growing pauses."""
-        pause = self._retry_pause
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                return await call()
-            except (ThrottlingError, httpx.TransportError):
-                if attempt == SEND_ATTEMPTS - 1:
-                    raise
-            except WhatsAppError as exc:
-                if (exc.status_code or 0) < 500 or attempt == SEND_ATTEMPTS - 1:
-                    raise
-            await asyncio.sleep(pause)
-            pause *= 2
-        raise AssertionError("unreachable")
+        return await retrying(call, self._backoff)
+
+    def _backoff(self, exc: Exception, attempt: int) -> float | None:
+        passing = isinstance(exc, ThrottlingError | httpx.TransportError) or (
+            isinstance(exc, WhatsAppError) and (exc.status_code or 0) >= 500
+        )
+        return self._retry_pause * (1 << attempt) if passing else None
 
     @staticmethod
     async def _quietly(call: Awaitable[Any]) -> None:
