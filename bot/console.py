@@ -21,11 +21,8 @@ def plain(text: str) -> str:
 def parse_line(line: str, lang: str | None) -> tuple[Inbound, str | None]:
     """One input line as an inbound event, or an empty message and why the line was unreadable."""
     line = line.rstrip("\r\n")
-    if line.startswith("/"):
-        name, _, arg = line[1:].partition(" ")
-        return Inbound.command(name, arg, lang), None
     if not line.lstrip().startswith("{"):
-        return Inbound.message(line, lang), None
+        return Inbound.typed(line, lang), None
     try:
         obj: Any = json.loads(line)
     except json.JSONDecodeError as exc:

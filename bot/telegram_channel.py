@@ -102,12 +102,8 @@ def keyboard(choices: tuple[Choice, ...]) -> InlineKeyboardMarkup | None:
 
 def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
     """What a person sent, as the engine's inbound event."""
-    if message.text and message.text.startswith("/"):
-        head, _sep, arg = message.text[1:].partition(" ")
-        name = head.split("@", 1)[0]  # "/start@SaferKCBot" in some clients
-        return Inbound.command(name, arg.strip(), lang_hint)
     if message.text is not None:
-        return Inbound.message(message.text, lang_hint)
+        return Inbound.typed(message.text, lang_hint)
     if message.location is not None:
         loc = message.location
         return Inbound(Kind.LOCATION, location=(loc.latitude, loc.longitude), lang_hint=lang_hint)

@@ -34,6 +34,14 @@ class Inbound:
         return cls(Kind.TEXT, text=text, lang_hint=lang_hint)
 
     @classmethod
+    def typed(cls, text: str, lang_hint: str | None = None) -> Inbound:
+        """What a person typed: a slash command ("/start@SaferKCBot so_youth") or a message."""
+        if not text.startswith("/"):
+            return cls.message(text, lang_hint)
+        head, _sep, arg = text[1:].partition(" ")
+        return cls.command(head.split("@", 1)[0], arg.strip(), lang_hint)
+
+    @classmethod
     def choice(cls, choice_id: str, lang_hint: str | None = None) -> Inbound:
         """A pressed button (or a numbered choice in the console)."""
         return cls(Kind.CHOICE, text=choice_id, lang_hint=lang_hint)

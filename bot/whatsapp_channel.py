@@ -119,11 +119,7 @@ def list_of(choices: tuple[Choice, ...], _: Translator, page: int = 0) -> Sectio
 def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
     """What a person sent, as the engine's inbound event."""
     if message.type == MessageType.TEXT and message.text is not None:
-        text = message.text
-        if text.startswith("/"):
-            name, _sep, arg = text[1:].partition(" ")
-            return Inbound.command(name, arg.strip(), lang_hint)
-        return Inbound.message(text, lang_hint)
+        return Inbound.typed(message.text, lang_hint)
     if message.type == MessageType.LOCATION and message.location is not None:
         loc = message.location
         return Inbound(Kind.LOCATION, location=(loc.latitude, loc.longitude), lang_hint=lang_hint)

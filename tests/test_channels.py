@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
 
@@ -17,11 +17,10 @@ from bot.settings import Secret, Settings
 from bot.store import MemoryStore
 from bot.telegram_channel import TelegramChannel
 from bot.types import Inbound
-from bot.web import create_app
 from tests.conftest import Chat
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import PHONE_ID, FakeGraph, encode, list_reply, sign, text_message
-from tests.test_whatsapp import APP_SECRET, VERIFY
+from tests.test_whatsapp import APP_SECRET, ME, VERIFY, WhatsAppRig, body, open_rig
 
 # Each conversation: steps (typed text, or a pressed choice id) and words the last answer holds.
 CONVERSATIONS: list[tuple[str, list[tuple[str, str]], list[str]]] = [
@@ -57,14 +56,8 @@ class Console:
         self.conv.handle("console", "u", Inbound.choice("lang:en"))
 
     async def step(self, kind: str, value: str, expect: int) -> list[str]:
-        inbound = Inbound.choice(value) if kind == "press" else _typed(value)
+        inbound = Inbound.choice(value) if kind == "press" else Inbound.typed(value)
         return [plain(r.text) for r in self.conv.handle("console", "u", inbound)]
-
-
-def _typed(value: str) -> Inbound:
-    if value.startswith("/"):
-        return Inbound.command(value[1:])
-    return Inbound.message(value)
 
 
 class Telegram:
@@ -89,31 +82,12 @@ class Telegram:
 
 
 class WhatsApp:
-    def __init__(self, graph: FakeGraph, client: Any) -> None:
-        self.graph = graph
-        self.client = client
-
-    async def post(self, payload: dict[str, Any]) -> None:
-        body = encode(payload)
-        headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
-        assert (
-            await self.client.post("/webhooks/whatsapp", content=body, headers=headers)
-        ).is_success
+    def __init__(self, rig: WhatsAppRig) -> None:
+        self.rig = rig
 
     async def step(self, kind: str, value: str, expect: int) -> list[str]:
-        before = len(self.graph.sent("447700900001"))
-        if kind == "press":
-            await self.post(list_reply("447700900001", value, "x"))
-        else:
-            await self.post(text_message("447700900001", value))
-        sent = self.graph.sent("447700900001")[before:]
-        return [plain(self.graph_text(m)) for m in sent]
-
-    @staticmethod
-    def graph_text(message: dict[str, Any]) -> str:
-        if message.get("type") == "text":
-            return str(message["text"]["body"])
-        return str(message["interactive"]["body"]["text"])
+        payload = list_reply(ME, value, "x") if kind == "press" else text_message(ME, value)
+        return [plain(body(m)) for m in await self.rig.say(payload)]
 
 
 @pytest.fixture(params=["console", "telegram", "whatsapp"])
@@ -137,28 +111,10 @@ async def driver(
             finally:
                 await channel.stop()
     else:
-        import httpx
-
-        from bot.whatsapp_channel import WhatsAppChannel
-
-        async with FakeGraph() as graph:
-            settings = Settings(
-                data_dir=tmp_path,
-                whatsapp_token=Secret(graph.token),
-                whatsapp_phone_number_id=PHONE_ID,
-                whatsapp_app_secret=Secret(APP_SECRET),
-                whatsapp_verify_token=Secret(VERIFY),
-                whatsapp_api_url=graph.url,
-            )
-            store = MemoryStore()
-            channel = WhatsAppChannel(Conversations(engine, store, b"k" * 32), settings)
-            transport = httpx.ASGITransport(app=create_app(store, whatsapp=channel))
-            async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
-                wa = WhatsApp(graph, client)
-                await wa.post(text_message("447700900001", "hello"))
-                await wa.post(list_reply("447700900001", "lang:en", "English"))
-                yield wa
-            await channel.close()
+        async with open_rig(engine, tmp_path) as rig:
+            await rig.say(text_message(ME, "hello"))
+            await rig.say(list_reply(ME, "lang:en", "English"))
+            yield WhatsApp(rig)
 
 
 @pytest.mark.parametrize(
@@ -169,7 +125,7 @@ async def test_the_same_conversation_on_every_channel(
 ) -> None:
     chat = Chat(engine, "en")
     for kind, value in steps:
-        want = chat.press(value) if kind == "press" else chat.send(_typed(value))
+        want = chat.press(value) if kind == "press" else chat.send(Inbound.typed(value))
         got = await driver.step(kind, value, len(want))
     said = " ".join(got)
     for word in words:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -65,11 +66,12 @@ class WhatsAppRig:
         return self.graph.sent(ME)[before:]
 
 
-@pytest.fixture
-async def rig(engine: Engine, tmp_path: Path) -> AsyncIterator[WhatsAppRig]:
+@contextlib.asynccontextmanager
+async def open_rig(engine: Engine, data_dir: Path) -> AsyncIterator[WhatsAppRig]:
+    """A fake Graph server, our channel on a fresh store, and a client for our webhook."""
     async with FakeGraph() as graph:
         settings = Settings(
-            data_dir=tmp_path,
+            data_dir=data_dir,
             whatsapp_token=Secret(graph.token),
             whatsapp_phone_number_id=PHONE_ID,
             whatsapp_app_secret=Secret(APP_SECRET),
@@ -84,6 +86,12 @@ async def rig(engine: Engine, tmp_path: Path) -> AsyncIterator[WhatsAppRig]:
         async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
             yield WhatsAppRig(graph, channel, store, client)
         await channel.close()
+
+
+@pytest.fixture
+async def rig(engine: Engine, tmp_path: Path) -> AsyncIterator[WhatsAppRig]:
+    async with open_rig(engine, tmp_path) as opened:
+        yield opened
 
 
 def body(message: JSON) -> str:
