@@ -16,17 +16,16 @@ import email.policy
 import itertools
 import json
 import re
-import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http import HTTPStatus
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
+from tests.fake_server import LocalServer
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
@@ -391,32 +390,13 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     return {**files, **fields}
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that reports when it has started and leaves signal handlers alone."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        """Set up the server and its started event."""
-        super().__init__(config)
-        self.started_event = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start serving, then set started_event."""
-        await super().startup(sockets=sockets)
-        self.started_event.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Do not take over SIGINT/SIGTERM: the test runner owns them."""
-        yield
-
-
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """A Bot API server on 127.0.0.1 that records every call and can inject faults."""
 
     def __init__(self, token: str = "123:TEST") -> None:
         """Prepare an empty fake; call start() to serve it."""
+        super().__init__()
         self.token = token
-        self.url = ""
         self.base_url = ""
         self.delay = 0.0
         self.calls: list[Call] = []
@@ -434,10 +414,7 @@ class FakeTelegram:
         self._next_message_id: dict[int, int] = {}
         self._ids = itertools.count(1)
         self._poll_generation = 0
-        self._tick = asyncio.Event()
         self._closing = False
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
         self._methods: dict[str, tuple[str, Callable[[JSON], Any]]] = {
             name.lower(): (name, handler)
             for name, handler in (
@@ -469,57 +446,20 @@ class FakeTelegram:
 
     # ----------------------------------------------------------------------------- lifecycle
 
+    name = "fake Telegram server"
+
     async def start(self) -> None:
         """Serve on a free port of 127.0.0.1 and return once the server accepts connections."""
-        if self._task is not None:
-            raise RuntimeError("FakeTelegram is already running")
-        # proto must be IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets
-        # whose proto says TCP, and without it every answer waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._asgi,
-            interface="asgi3",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            date_header=False,
-            timeout_graceful_shutdown=2,
-        )
         self._closing = False
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        started = asyncio.create_task(self._server.started_event.wait())
-        await asyncio.wait({self._task, started}, return_when=asyncio.FIRST_COMPLETED)
-        if not started.done():
-            started.cancel()
-            task, self._task = self._task, None
-            sock.close()
-            await task  # re-raise whatever stopped the server from starting
-            raise RuntimeError("the fake Telegram server stopped before it started")
-        self.url = f"http://127.0.0.1:{port}"
+        await super().start()
         self.base_url = f"{self.url}/bot"
 
     async def stop(self) -> None:
         """Answer pending long polls with no updates, then shut the server down."""
-        if self._server is None or self._task is None:
-            return
-        self._closing = True
-        self._wake()
-        self._server.should_exit = True
-        task, self._task, self._server = self._task, None, None
-        await task
-
-    async def __aenter__(self) -> FakeTelegram:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the server."""
-        await self.stop()
+        if self._task is not None:
+            self._closing = True
+            self._wake()
+        await super().stop()
 
     # ------------------------------------------------------------------------ inspection
 
@@ -540,21 +480,6 @@ class FakeTelegram:
     def calls_to(self, method: str) -> list[JSON]:
         """Parameters of every call of one method, in order, whatever it answered."""
         return [call.params for call in self.calls if call.method == method]
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until predicate() is true; raise AssertionError with a summary of calls if not."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"condition not met within {timeout}s\n{self.summary()}")
-            # Wake on the next call or update; re-check anyway now and then, for predicates
-            # about state outside the fake.
-            tick = self._tick
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, 0.05)):
-                    await tick.wait()
 
     def summary(self, last: int = 40) -> str:
         """The last calls the fake answered, one a line, for failure messages."""
@@ -810,11 +735,6 @@ class FakeTelegram:
         return ApiError(fault.status, description, parameters)
 
     # ------------------------------------------------------------------------ state helpers
-
-    def _wake(self) -> None:
-        """Wake every long poll and wait_for, which then re-check their conditions."""
-        tick, self._tick = self._tick, asyncio.Event()
-        tick.set()
 
     def _enqueue(self, update: JSON) -> None:
         """Queue an update for getUpdates."""

@@ -19,22 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import re
 import secrets
-import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
 import phonenumbers
-import uvicorn
+
+from tests.fake_server import LocalServer
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
@@ -380,98 +379,23 @@ def _new_wamid() -> str:
     return "wamid." + base64.b64encode(raw).decode("ascii")
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that reports when it has started and leaves signal handlers alone."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        """Set up the server and its started event."""
-        super().__init__(config)
-        self.started_event = asyncio.Event()
-        self.exit_event = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start serving, then set started_event."""
-        await super().startup(sockets=sockets)
-        self.started_event.set()
-
-    async def main_loop(self) -> None:
-        """Run until told to exit, without uvicorn's 0.1 s polling (which slows every stop)."""
-        await self.on_tick(0)
-        await self.exit_event.wait()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Do not take over SIGINT/SIGTERM: the test runner owns them."""
-        yield
-
-
-class FakeGraph:
+class FakeGraph(LocalServer):
     """A WhatsApp Cloud API server on 127.0.0.1 that records calls and can inject faults."""
 
     def __init__(self, token: str = "EAAtest", *, phone_id: str = PHONE_ID) -> None:
         """Set up an empty fake that accepts token for the business number phone_id."""
+        super().__init__()
         self.token = token
         self.phone_id = phone_id
-        self.url = ""
         self.delay = 0.0
         self.calls: list[Call] = []
         self.read: list[str] = []
         self.typing: list[str] = []
         self._faults: list[_Fault] = []
-        self._tick = asyncio.Event()
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 and return once the server accepts connections."""
-        if self._task is not None:
-            raise RuntimeError("FakeGraph is already running")
-        # proto must be IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets
-        # whose proto says TCP, and without it every answer waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._asgi,
-            interface="asgi3",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            date_header=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        started = asyncio.create_task(self._server.started_event.wait())
-        await asyncio.wait({self._task, started}, return_when=asyncio.FIRST_COMPLETED)
-        if not started.done():
-            started.cancel()
-            task, self._task = self._task, None
-            sock.close()
-            await task  # re-raise whatever stopped the server from starting
-            raise RuntimeError("the fake Graph API server stopped before it started")
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        """Shut the server down."""
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        self._server.exit_event.set()
-        task, self._task, self._server = self._task, None, None
-        await task
-
-    async def __aenter__(self) -> FakeGraph:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop the server."""
-        await self.stop()
+    name = "fake Graph API server"
 
     # ------------------------------------------------------------------------ inspection
 
@@ -494,21 +418,6 @@ class FakeGraph:
             for call in self.calls
             if call.kind == "send" and call.status == 200 and (to is None or _is_to(call.body, to))
         ]
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until predicate() is true; raise AssertionError with a summary of calls if not."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"condition not met within {timeout}s\n{self.summary()}")
-            # Wake on the next call; re-check anyway now and then, for predicates about state
-            # outside the fake.
-            tick = self._tick
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, 0.05)):
-                    await tick.wait()
 
     def summary(self, last: int = 40) -> str:
         """The last calls the fake answered, one a line, for failure messages."""
@@ -656,11 +565,6 @@ class FakeGraph:
         if body.get("type") == "template":
             message["message_status"] = "accepted"
         return {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
-
-    def _wake(self) -> None:
-        """Wake every wait_for, which then re-checks its condition."""
-        tick, self._tick = self._tick, asyncio.Event()
-        tick.set()
 
 
 async def _read_body(receive: Receive) -> bytes:
