@@ -68,6 +68,7 @@ _HELD = (
     "igu xiray|igu xireen|ii ogolaan maayo inaan baxo"
 )
 _HELD_WORDS = [terms(p) for p in _HELD.split("|")]
+_HELD_PREFIXES = tuple(t for w in _HELD_STEMS for t in terms(w))
 
 # Words that turn alarming words into an ordinary question: it happened before, or the person
 # wants information or advice. A word saying it is happening now outweighs them.
@@ -216,8 +217,7 @@ class DangerDetector:
     @staticmethod
     def _held(query: list[str]) -> bool:
         """Someone is being kept in against their will."""
-        stems = tuple(t for w in _HELD_STEMS for t in terms(w))
-        return any(w.startswith(stems) for w in query) or _mentions(query, _HELD_WORDS)
+        return any(w.startswith(_HELD_PREFIXES) for w in query) or _mentions(query, _HELD_WORDS)
 
     def is_emergency(self, text: str) -> bool:
         """Whether `text` describes danger now."""
