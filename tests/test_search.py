@@ -133,6 +133,8 @@ BENIGN = [
     ("fa", "نکات برای جرم چاقو تو خیابون"),
     ("ar", "نصائح لحماية البيت من الحرامية"),
     ("en", "i locked myself out of my flat"),
+    # "someone" and "outside" together are not danger by themselves.
+    ("en", "someone dumped a mattress and sofa outside my block"),
     ("fa", "پسرم زندانی است چه کمکی هست"),
 ]
 
