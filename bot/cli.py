@@ -15,6 +15,7 @@ from bot.directory import DirectoryError, load_directory
 from bot.flows import FlowError, mermaid
 from bot.i18n import LANGS
 from bot.settings import Settings, SettingsError
+from bot.worker import WorkerError
 
 if TYPE_CHECKING:
     from bot.store import SqliteStore
@@ -69,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration problem: {exc}", file=sys.stderr)
     except (DirectoryError, FlowError) as exc:
         print(f"The content has problems:\n{exc}", file=sys.stderr)
+    except WorkerError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr)
     return 2
 
 
@@ -165,12 +168,10 @@ def _directory_check() -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from bot.safety import DangerDetector
-    from bot.search import Searcher
+    from bot.engine import Engine
 
-    content = load_content()
-    searcher = Searcher(content.directory, content.catalogs, content.root / "locales")
-    danger = DangerDetector(content.root / "locales", content.catalogs)
+    engine = Engine(load_content())
+    searcher, danger = engine.searcher, engine.danger
     queries = (line.rstrip("\n") for line in sys.stdin) if args.text == "-" else [args.text]
     for query in queries:
         hits = searcher.search(query, limit=args.limit)

@@ -29,6 +29,11 @@ class Content:
     nodes: dict[str, Node]
     catalogs: Catalogs
 
+    @property
+    def locales(self) -> Path:
+        """The translations and per-language search words."""
+        return self.root / "locales"
+
 
 def load_content(root: Path | None = None) -> Content:
     """Load and check everything; raises DirectoryError or FlowError naming each problem."""

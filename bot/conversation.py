@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
@@ -18,6 +18,9 @@ from bot.locks import KeyedLocks
 from bot.reports import Report
 from bot.store import SESSION_TTL, Store, today
 from bot.types import Choice, Effect, Inbound, Reply, Session
+
+if TYPE_CHECKING:
+    from bot.worker import EngineProcess
 
 log = logging.getLogger("bot.conversation")
 
@@ -28,12 +31,19 @@ class Conversations:
     """Loads a person's session, runs the engine, stores the outcome atomically; one at a time."""
 
     def __init__(
-        self, engine: Engine, store: Store, secret: bytes, clock: Callable[[], float] = time.time
+        self,
+        engine: Engine,
+        store: Store,
+        secret: bytes,
+        clock: Callable[[], float] = time.time,
+        remote: EngineProcess | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self._secret = secret
         self._clock = clock
+        # When set, feed() runs each turn in the engine process instead of on the event loop.
+        self.remote = remote
         self._locks = KeyedLocks()
         # Report answers being typed live only here, in memory, until the person presses Send.
         self._drafts: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -92,8 +102,20 @@ class Conversations:
         self, channel: str, user_id: str, inbound: Inbound, update_id: str | None = None
     ) -> list[Reply]:
         """Like handle, but two events from the same person never run at once."""
-        async with self._locks.hold(self.key(channel, user_id)):
-            return self.handle(channel, user_id, inbound, update_id)
+        key = self.key(channel, user_id)
+        async with self._locks.hold(key):
+            if self.remote is None:
+                return self.handle(channel, user_id, inbound, update_id)
+            from bot.worker import WorkerError
+
+            try:
+                replies, report = await self.remote.handle(channel, user_id, inbound, update_id)
+            except WorkerError as exc:
+                log.error("engine process failed: %s", exc)
+                return [self._apology(self.store.load_session(key, self._clock()) or Session())]
+            if report is not None:
+                self._announce(report)
+            return replies
 
     def _announce(self, report: Report) -> None:
         for listener in self.report_listeners:

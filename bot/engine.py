@@ -72,14 +72,25 @@ class Engine:
     def __init__(self, content: Content, references: Callable[[], str] = new_reference) -> None:
         self.content = content
         self.references = references
-        locales = content.root / "locales"
-        self.searcher = Searcher(content.directory, content.catalogs, locales)
-        self.danger = DangerDetector(locales, content.catalogs)
+
+    @functools.cached_property
+    def searcher(self) -> Searcher:
+        """The directory search, built on first use."""
+        return Searcher(self.content.directory, self.content.catalogs, self.content.locales)
+
+    @functools.cached_property
+    def danger(self) -> DangerDetector:
+        """The danger check, built on first use."""
+        return DangerDetector(self.content.locales, self.content.catalogs)
+
+    def warm(self) -> None:
+        """Build the search and danger indexes now, so the first person does not wait for them."""
+        _ = self.searcher, self.danger
 
     @functools.cached_property
     def languages(self) -> LanguageGuesser:
         """Guesses a first message's language; built on first use (only WhatsApp needs it)."""
-        return LanguageGuesser(self.content.catalogs, self.content.root / "locales")
+        return LanguageGuesser(self.content.catalogs, self.content.locales)
 
     # The one entry point.
     def handle(self, session: Session, inbound: Inbound, now: datetime | None = None) -> Turn:

@@ -15,6 +15,7 @@ from bot.store import SqliteStore, load_secret
 from bot.telegram_channel import TelegramChannel
 from bot.web import create_app, server
 from bot.whatsapp_channel import WhatsAppChannel
+from bot.worker import EngineProcess
 
 log = logging.getLogger("bot.run")
 
@@ -27,7 +28,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     store = SqliteStore(settings.db_path)
-    conversations = Conversations(Engine(load_content()), store, load_secret(settings.data_dir))
+    # The turns run in a second process, on another core; this one only talks to the channels.
+    engine_process = EngineProcess(settings.db_path, settings.data_dir)
+    secret = load_secret(settings.data_dir)  # before the child starts, so both read one key
+    conversations = Conversations(Engine(load_content()), store, secret, remote=engine_process)
     telegram = None
     if settings.telegram_token is not None:
         telegram = TelegramChannel(conversations, settings, max_rate=settings.telegram_max_rate)
@@ -35,6 +39,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     web = None
     web_task: asyncio.Task[None] | None = None
     try:
+        await engine_process.start()
         if telegram is not None:
             await telegram.start()
         if settings.telegram_webhook_url or whatsapp is not None:
@@ -53,5 +58,6 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await telegram.stop()
         if whatsapp is not None:
             await whatsapp.close()
+        await engine_process.close()
         store.close()
         log.info("stopped")

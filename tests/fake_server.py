@@ -74,6 +74,9 @@ class LocalServer:
             server_header=False,
             date_header=False,
             timeout_graceful_shutdown=2,
+            # Longer than any client keeps an idle connection, as real APIs do: with uvicorn's 5 s,
+            # a client reusing a connection just as the server closes it gets a ReadError.
+            timeout_keep_alive=120,
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))

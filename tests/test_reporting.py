@@ -75,19 +75,28 @@ def test_danger_now_goes_to_999_first(chat: Chat) -> None:
     assert "Call 999" in reply.text and "press 55" in reply.text
 
 
+# A noise report up to the contact question.
+FORM = (
+    Inbound.command("start", lang_hint="en"),
+    Inbound.choice("report.noise.other"),
+    Inbound.choice("report.noise.other#0"),  # Leave a report
+    Inbound.message("Loud music from flat 3 every night"),
+    Inbound.message("Golborne Road W10 5NR"),
+    Inbound.choice("report.form.when#2"),  # this week
+    Inbound.choice("report.form.ongoing#0"),  # yes
+)
+ANONYMOUS = Inbound.choice("report.form.contact#0")
+SEND = Inbound.choice("act:file_report")
+
+
 def fill_form(conv: Conversations, user: str = "u1", contact: str | None = None) -> list:  # type: ignore[type-arg]
     def send(inbound: Inbound, update: str | None = None) -> list:  # type: ignore[type-arg]
         return conv.handle("telegram", user, inbound, update)
 
-    send(Inbound.command("start", lang_hint="en"))
-    send(Inbound.choice("report.noise.other"))
-    send(Inbound.choice("report.noise.other#0"))  # Leave a report
-    send(Inbound.message("Loud music from flat 3 every night"))
-    send(Inbound.message("Golborne Road W10 5NR"))
-    send(Inbound.choice("report.form.when#2"))  # this week
-    send(Inbound.choice("report.form.ongoing#0"))  # yes
+    for inbound in FORM:
+        send(inbound)
     if contact is None:
-        [confirm] = send(Inbound.choice("report.form.contact#0"))  # anonymous
+        [confirm] = send(ANONYMOUS)
     else:
         send(Inbound.choice("report.form.details"))
         [confirm] = send(Inbound.message(contact))

@@ -1,0 +1,108 @@
+"""The engine process: turns run in a child, reports come back, a dead or stuck one is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot import worker
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.reports import Report
+from bot.store import SqliteStore, load_secret
+from bot.types import Inbound
+from bot.worker import EngineProcess
+from tests.test_reporting import ANONYMOUS, FORM, SEND
+
+# A child that says it is ready and then never answers.
+STUCK = f"""
+import sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from bot.worker import _frame, _READY
+sys.stdout.buffer.write(_frame(_READY)); sys.stdout.buffer.flush()
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+async def remote(tmp_path: Path, engine: Engine) -> AsyncIterator[Conversations]:
+    """Conversations whose turns run in a real engine process over a database in tmp_path."""
+    store = SqliteStore(tmp_path / "bot.db")
+    process = EngineProcess(tmp_path / "bot.db", tmp_path)
+    conv = Conversations(engine, store, load_secret(tmp_path), remote=process)
+    await process.start()
+    try:
+        yield conv
+    finally:
+        await process.close()
+        store.close()
+
+
+async def test_turns_run_in_the_child_and_reports_come_back(remote: Conversations) -> None:
+    filed: list[Report] = []
+    remote.report_listeners.append(filed.append)
+    for inbound in FORM:
+        await remote.feed("telegram", "u1", inbound)
+    [confirm] = await remote.feed("telegram", "u1", ANONYMOUS)
+    # The words typed into the form live in the child's memory, and come back to be checked.
+    assert "Loud music from flat 3 every night" in confirm.text
+    assert remote.store.reports() == []
+    [done] = await remote.feed("telegram", "u1", SEND, update_id="upd-1")
+    [report] = filed
+    assert report.reference in done.text and report.what == "Loud music from flat 3 every night"
+    # The child wrote it to the shared database; a redelivered update files nothing more.
+    assert [r.reference for r in remote.store.reports()] == [report.reference]
+    [again] = await remote.feed("telegram", "u1", SEND, update_id="upd-1")
+    assert report.reference in again.text and len(filed) == 1
+
+
+async def test_a_dead_child_is_replaced_on_the_next_turn(remote: Conversations) -> None:
+    await remote.feed("telegram", "u2", Inbound.command("start", lang_hint="fr"))
+    assert remote.remote is not None
+    process = remote.remote._proc
+    assert process is not None
+    process.kill()
+    await process.wait()
+    [menu] = await remote.feed("telegram", "u2", Inbound.command("start"))
+    assert remote.remote.alive and remote.remote._proc is not process
+    assert "Appelez le 999" in menu.text  # the session was kept: still French
+
+
+async def test_a_stuck_child_gets_an_apology_in_the_persons_language(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    conv = Conversations(engine, store, load_secret(tmp_path))
+    conv.handle("telegram", "u3", Inbound.command("start", lang_hint="es"))
+    process = EngineProcess(tmp_path / "bot.db", tmp_path)
+    process._argv = [sys.executable, "-c", STUCK]
+    conv.remote = process
+    monkeypatch.setattr(worker, "TURN_TIMEOUT", 0.5)
+    await process.start()
+    try:
+        [sorry] = await conv.feed("telegram", "u3", Inbound.message("hola"))
+        assert sorry.text.startswith("Lo sentimos, algo ha fallado")
+        assert not process.alive  # killed, so the next turn starts a fresh one
+    finally:
+        await process.close()
+        store.close()
+
+
+async def test_a_child_that_cannot_start_is_reported(tmp_path: Path) -> None:
+    process = EngineProcess(tmp_path / "bot.db", tmp_path)
+    process._argv = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    with pytest.raises(worker.WorkerError, match="did not start"):
+        await process.start()
+
+
+async def test_close_lets_the_child_finish_and_exit(tmp_path: Path) -> None:
+    process = EngineProcess(tmp_path / "bot.db", tmp_path)
+    await process.start()
+    child = process._proc
+    assert child is not None
+    await asyncio.wait_for(process.close(), 15)
+    assert child.returncode == 0 and not process.alive
