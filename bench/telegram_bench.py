@@ -28,6 +28,7 @@ import contextlib
 import os
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -300,6 +301,13 @@ def base_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def bot_argv(name: str, work: Path, fake: FakeTelegram) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one bot."""
     env = base_env(work / "data")
@@ -309,6 +317,8 @@ def bot_argv(name: str, work: Path, fake: FakeTelegram) -> tuple[list[str], dict
         env["ECHO_BASE_URL"] = fake.base_url
         return [sys.executable, str(script)], env
     env.update(
+        HOST="127.0.0.1",
+        PORT=str(free_port()),  # its health check; nothing else listens
         TELEGRAM_API_URL=fake.url,
         TELEGRAM_MAX_RATE="0",  # the fake has no flood limit: compare like with like
         TELEGRAM_WEBHOOK_URL="",  # polling, like the echo bot

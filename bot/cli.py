@@ -14,6 +14,7 @@ from bot.content import content_root, load_content
 from bot.directory import DirectoryError, load_directory
 from bot.flows import FlowError, mermaid
 from bot.i18n import LANGS
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError
 from bot.worker import WorkerError
 
@@ -45,18 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     reports.add_argument("--since", default="", help="only reports from this date (YYYY-MM-DD)")
     sub.add_parser("stats", help="aggregate counts: topics, services, languages, channels")
     sub.add_parser("purge", help="apply the retention rules")
+    sub.add_parser("health", help="ask the running bot's /healthz; exit status 0 when healthy")
+    backup = sub.add_parser("backup", help="a consistent copy of the database, while it runs")
+    backup.add_argument("path", help="the copy's file name, or a folder for a dated one")
     links = sub.add_parser("links", help="Telegram deep links for posters, with QR codes")
     links.add_argument("--username", default="", help="the bot's username (else asked of Telegram)")
     links.add_argument("--out", default="qr", help="folder for the QR code PNGs")
     return p
-
-
-def configure_logging() -> None:
-    """Our own messages at INFO; the HTTP client only when something is wrong."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    # The HTTP client logs every request URL at INFO, and Telegram's URLs carry the bot token.
-    for chatty in ("httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_format, settings.log_level)
         return _dispatch(args, settings)
     except SettingsError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
@@ -100,11 +97,58 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "links":
         return _links(args, settings)
+    if args.command == "health":
+        return _health(settings)
+    if args.command == "backup":
+        return _backup(args.path, settings)
     if args.command == "purge":
         sessions, reports = _store(settings).purge(time.time(), settings.report_retention_days)
         print(f"removed {sessions} idle session(s) and {reports} report(s) past retention")
         return 0
     return 2
+
+
+def _health(settings: Settings) -> int:
+    import httpx
+
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    url = f"http://{host}:{settings.port}/healthz"
+    try:
+        answer = httpx.get(url, timeout=4)
+    except httpx.HTTPError as exc:
+        print(f"unhealthy: no answer from {url} ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    if answer.status_code != 200:
+        print(f"unhealthy: {answer.status_code} {answer.text}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _backup(path: str, settings: Settings) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    if not settings.db_path.exists():
+        print(f"There is no database at {settings.db_path} (check BOT_DATA_DIR).", file=sys.stderr)
+        return 2
+    target = Path(path)
+    if target.is_dir():
+        target /= f"bot-{datetime.now(UTC):%Y-%m-%dT%H%M%SZ}.db"
+    if target.exists():
+        print(f"{target} exists already: choose another name, or delete it first.", file=sys.stderr)
+        return 2
+    if not target.parent.is_dir():
+        print(f"There is no folder {target.parent} to write the backup in.", file=sys.stderr)
+        return 2
+    store = _store(settings)
+    try:
+        store.backup(target)
+        count = len(store.reports())
+    finally:
+        store.close()
+    # Keep it with the data directory's secret.key, which the sessions' keys depend on.
+    print(f"backed up {settings.db_path} to {target} ({count} report(s))")
+    return 0
 
 
 def _links(args: argparse.Namespace, settings: Settings) -> int:

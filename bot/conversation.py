@@ -16,7 +16,7 @@ from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
 from bot.locks import KeyedLocks
 from bot.reports import Report
-from bot.store import SESSION_TTL, Store, today
+from bot.store import SESSION_TTL, STORE_ERRORS, Store, today
 from bot.types import Choice, Effect, Inbound, Reply, Session
 
 if TYPE_CHECKING:
@@ -62,11 +62,16 @@ class Conversations:
         now = self._clock()
         key = self.key(channel, user_id)
         update = self.key(channel, f"update:{update_id}") if update_id is not None else None
-        session = self.store.load_session(key, now) or Session()
-        if update is not None:
-            done, reference = self.store.processed(update)
-            if done:
-                return [self.engine.confirmation(session.lang, reference)] if reference else []
+        try:
+            session = self.store.load_session(key, now) or Session()
+            if update is not None:
+                done, reference = self.store.processed(update)
+                if done:
+                    return [self.engine.confirmation(session.lang, reference)] if reference else []
+        except STORE_ERRORS as exc:
+            # Answer anyway, from a fresh session: a warning of danger must not wait for a disk.
+            log.error("database unavailable: %s", type(exc).__name__)
+            session = Session()
         draft = self._drafts.get(key)
         if draft and now - draft[0] <= SESSION_TTL:
             session = replace(session, data={**session.data, DRAFT: dict(draft[1])})
@@ -89,14 +94,56 @@ class Conversations:
             report = replace(turn.report, channel=channel)
             user_key = key if report.contact else None  # an anonymous report carries no key
         kept.updated_at = now
-        self.store.commit(key, None if forget else kept, report, user_key, update)
-        if Effect.FORGET in effects:
-            self.store.forget(key)
+        try:
+            self.store.commit(key, None if forget else kept, report, user_key, update)
+            if Effect.FORGET in effects:
+                self.store.forget(key)
+        except STORE_ERRORS as exc:
+            log.error("could not save: %s", type(exc).__name__)
+            return self._not_saved(key, now, draft, turn.replies, effects, report, kept.lang)
         lang = kept.lang or session.lang or "unknown"
-        self.store.record(today(now), channel, lang, turn.events)
+        try:
+            self.store.record(today(now), channel, lang, turn.events)
+        except STORE_ERRORS as exc:
+            log.warning("could not count: %s", type(exc).__name__)  # only the statistics miss it
         if report is not None:
             self._announce(report)
         return turn.replies
+
+    def _not_saved(
+        self,
+        key: str,
+        now: float,
+        draft: tuple[float, dict[str, Any]] | None,
+        replies: list[Reply],
+        effects: set[Effect],
+        report: Report | None,
+        lang: str | None,
+    ) -> list[Reply]:
+        """What to say when the database refused a turn's changes: never that they were kept."""
+        _ = self.engine.content.catalogs.get(lang)
+        if report is not None:
+            if draft is not None:
+                self._drafts[key] = (
+                    now,
+                    draft[1],
+                )  # keep the answers, so Send can be pressed again
+            text = _(
+                "Sorry, your report was not saved: our system has a problem right now. Nothing "
+                "was sent. Press Send again in a few minutes. To report a crime now, call 101."
+            )
+            again = (
+                Choice("act:file_report", _("Send")),
+                Choice("act:cancel_report", _("Don't send")),
+            )
+            return [Reply(text, again, lang=lang or "en")]
+        if Effect.FORGET in effects:
+            text = _(
+                "Sorry, I could not erase what is kept about you: our system has a problem right "
+                "now. Please try Forget me again in a few minutes."
+            )
+            return [Reply(text, (Choice(MENU, _(HOME)),), lang=lang or "en")]
+        return replies  # the answer stands; only where the person was in the menus is not kept
 
     async def feed(
         self, channel: str, user_id: str, inbound: Inbound, update_id: str | None = None

@@ -29,7 +29,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     store = SqliteStore(settings.db_path)
     # The turns run in a second process, on another core; this one only talks to the channels.
-    engine_process = EngineProcess(settings.db_path, settings.data_dir)
+    engine_process = EngineProcess(
+        settings.db_path, settings.data_dir, settings.log_format, settings.log_level
+    )
     secret = load_secret(settings.data_dir)  # before the child starts, so both read one key
     conversations = Conversations(Engine(load_content()), store, secret, remote=engine_process)
     telegram = None
@@ -42,11 +44,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await engine_process.start()
         if telegram is not None:
             await telegram.start()
-        if settings.telegram_webhook_url or whatsapp is not None:
-            hook = telegram if settings.telegram_webhook_url else None
-            app = create_app(store, telegram=hook, whatsapp=whatsapp)
-            web = server(app, settings.port, settings.host)
-            web_task = asyncio.create_task(web.serve())
+        # Served in polling mode too: /healthz is what a container's health check asks.
+        hook = telegram if settings.telegram_webhook_url else None
+        app = create_app(
+            store, telegram=hook, whatsapp=whatsapp, engine_alive=lambda: engine_process.alive
+        )
+        web = server(app, settings.port, settings.host)
+        web_task = asyncio.create_task(web.serve())
         log.info("running", extra={"channels": ",".join(settings.channels)})
         await stop.wait()
     finally:

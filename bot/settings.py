@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,10 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+_BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the operator can set."""
@@ -58,6 +63,8 @@ class Settings:
     host: str = "0.0.0.0"
     telegram_max_rate: float = 30.0
     report_retention_days: int = 365
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(
@@ -95,6 +102,42 @@ class Settings:
             ) from None
         if max_rate < 0:
             raise SettingsError("TELEGRAM_MAX_RATE must be 0 (no limit) or more")
+        token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+        if token and not _BOT_TOKEN.fullmatch(token):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (digits, a colon, then letters "
+                "and digits). Copy it again from @BotFather's /token command."
+            )
+        webhook_url = env.get("TELEGRAM_WEBHOOK_URL", "").strip()
+        if webhook_url and not webhook_url.startswith("https://"):
+            raise SettingsError(
+                "TELEGRAM_WEBHOOK_URL must be an https:// address (Telegram sends webhooks only "
+                "over HTTPS); leave it empty to use polling instead."
+            )
+        hook_secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
+        if hook_secret and not _WEBHOOK_SECRET.fullmatch(hook_secret):
+            raise SettingsError(
+                "TELEGRAM_WEBHOOK_SECRET may hold only letters, digits, _ and -, 1 to 256 of "
+                "them; leave it empty and one is derived from the data directory's key."
+            )
+        for name in ("TELEGRAM_API_URL", "WHATSAPP_API_URL"):
+            url = env.get(name, "").strip()
+            if url and not url.startswith(("https://", "http://")):
+                raise SettingsError(f"{name} must start with https:// (or http://), not {url!r}")
+        staff = env.get("STAFF_CHAT_ID", "").strip()
+        if staff and not staff.lstrip("-").isdigit():
+            raise SettingsError(
+                f"STAFF_CHAT_ID must be a Telegram chat id, a whole number such as -1001234567890 "
+                f"for a group, not {staff!r}. The deployment guide shows how to find it."
+            )
+        log_format = env.get("LOG_FORMAT", "").strip().lower() or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"LOG_FORMAT must be text or json, not {log_format!r}")
+        log_level = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(
+                f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}"
+            )
         if env.get("WHATSAPP_TOKEN"):
             needed = ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
             missing = [name for name in needed if not env.get(name)]
@@ -121,6 +164,8 @@ class Settings:
             host=env.get("HOST") or cls.host,
             telegram_max_rate=max_rate,
             report_retention_days=retention,
+            log_format=log_format,
+            log_level=log_level,
         )
 
     @property

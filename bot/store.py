@@ -20,6 +20,11 @@ from bot.types import Session
 SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages
 
 
+BUSY_TIMEOUT = 10.0  # seconds to wait for another process's write (a backup, a purge) to finish
+# What a store raises when its database cannot be used right now (locked, full, gone).
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+
 class Store(Protocol):
     """Where sessions and aggregate counts live; nothing else about a person."""
 
@@ -64,9 +69,11 @@ class Store(Protocol):
 class SqliteStore:
     """The production store: one SQLite file in WAL mode."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=busy_timeout
+        )
         self.db = sqlite_utils.Database(conn)
         self.db.enable_wal()
         # With WAL, NORMAL survives a crash of the process (a report committed is kept); only a
@@ -200,6 +207,20 @@ class SqliteStore:
     def ping(self) -> None:
         """Raise if the database cannot be read."""
         self.db.execute("select count(*) from sessions").fetchone()
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the database at `target`, taken while others keep writing."""
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        copy = sqlite3.connect(partial)
+        try:
+            # SQLite's online backup copies page by page and starts again if a write lands.
+            self.db.conn.backup(copy)
+            copy.execute("pragma journal_mode = delete")  # one self-contained file
+        finally:
+            copy.close()
+        partial.chmod(0o600)  # it holds the reports, and contact details left with them
+        partial.replace(target)  # never a half-written backup under the real name
 
     def close(self) -> None:
         """Close the database."""

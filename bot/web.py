@@ -6,7 +6,7 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import uvicorn
@@ -52,6 +52,7 @@ def create_app(
     store: Store,
     telegram: TelegramHook | None = None,
     whatsapp: WhatsAppHook | None = None,
+    engine_alive: Callable[[], bool] | None = None,
 ) -> Starlette:
     """`/healthz`, and the webhook of each channel that uses one."""
 
@@ -61,6 +62,9 @@ def create_app(
         except Exception as exc:
             log.error("health check failed: %s", type(exc).__name__)
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
+        if engine_alive is not None and not engine_alive():
+            # It is restarted on the next message; until then, say so.
+            return JSONResponse({"status": "error", "engine": "not running"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     routes = [Route("/healthz", healthz, methods=["GET"])]

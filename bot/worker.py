@@ -1,7 +1,8 @@
 """The engine in a child process: one core talks to Telegram and WhatsApp while another thinks.
 
-`bot run` starts `python -m bot.worker DB DATA_DIR` and sends it each turn over its stdin; the child
-runs `Conversations.handle` (engine, SQLite, report drafts) and writes the answer to its stdout.
+`bot run` starts `python -m bot.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL` and sends it each turn
+over its stdin; the child runs `Conversations.handle` (engine, SQLite, report drafts) and writes
+the answer to its stdout.
 Frames are a 4-byte length and a pickle; both ends are this program, so nothing else is trusted.
 The child ignores SIGINT and SIGTERM: the parent finishes the turns in hand and then closes the
 child's stdin, which is how the child knows to close its database and exit.
@@ -28,6 +29,7 @@ log = logging.getLogger("bot.worker")
 
 START_TIMEOUT = 120.0  # seconds for the child to load the content and build its indexes
 TURN_TIMEOUT = 30.0  # seconds one turn may take before the child is presumed stuck
+REVIVE_DELAY = 1.0  # seconds before restarting a child that died between turns
 _HEADER = struct.Struct(">I")
 _READY = "ready"
 
@@ -52,14 +54,19 @@ async def _read(stream: asyncio.StreamReader) -> Any:
 class EngineProcess:
     """Runs each turn in the child process; restarts it if it dies or hangs."""
 
-    def __init__(self, db_path: Path, data_dir: Path) -> None:
+    def __init__(
+        self, db_path: Path, data_dir: Path, log_format: str = "text", log_level: str = "INFO"
+    ) -> None:
         self._argv = [sys.executable, "-m", "bot.worker", str(db_path), str(data_dir)]
+        self._argv += [log_format, log_level]
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[Answer]] = {}
         self._seq = itertools.count()
         self._starting = asyncio.Lock()
         self._reaping: set[asyncio.Task[int]] = set()
+        self._closing = False
+        self._reviving: asyncio.Task[None] | None = None
 
     @property
     def alive(self) -> bool:
@@ -88,11 +95,7 @@ class EngineProcess:
         self, channel: str, user_id: str, inbound: Inbound, update_id: str | None
     ) -> tuple[list[Reply], Report | None]:
         """One turn in the child: its replies, and the report it filed if any."""
-        if not self.alive:
-            async with self._starting:
-                if not self.alive:
-                    log.warning("engine process restarting")
-                    await self.start()
+        await self._ensure_started()
         proc = self._proc
         assert proc is not None and proc.stdin is not None
         seq = next(self._seq)
@@ -113,8 +116,29 @@ class EngineProcess:
             raise WorkerError("the engine process could not answer this turn")
         return replies, report
 
+    async def _ensure_started(self) -> None:
+        if not self.alive:
+            async with self._starting:
+                if not self.alive:
+                    log.warning("engine process restarting")
+                    await self.start()
+
+    async def _revive(self) -> None:
+        """Restart a child that died between turns, so the health check recovers by itself."""
+        await asyncio.sleep(REVIVE_DELAY)  # a child that dies at once must not spin
+        if not self._closing:
+            try:
+                await self._ensure_started()
+            except WorkerError as exc:
+                log.error("%s", exc)  # the next turn tries again
+
     async def close(self) -> None:
         """Let the child finish, close its database and exit."""
+        self._closing = True
+        if self._reviving is not None:
+            self._reviving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reviving
         proc, self._proc = self._proc, None
         if proc is not None and proc.stdin is not None:
             proc.stdin.close()
@@ -142,6 +166,9 @@ class EngineProcess:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(WorkerError("the engine process has gone"))
+        if not self._closing:
+            log.error("engine process stopped unexpectedly")
+            self._reviving = asyncio.create_task(self._revive())
 
     def _discard(self, proc: asyncio.subprocess.Process) -> None:
         """Kill a child that stopped answering, and reap it in the background."""
@@ -191,15 +218,15 @@ def serve(db_path: Path, data_dir: Path, stdin: IO[bytes], stdout: IO[bytes]) ->
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m bot.worker DB DATA_DIR`, started by `bot run`."""
-    from bot.cli import configure_logging
+    """`python -m bot.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL`, started by `bot run`."""
+    from bot.logs import configure_logging
 
-    configure_logging()
+    db, data, log_format, log_level = argv
+    configure_logging(log_format, log_level)
     # Ctrl-C reaches the whole process group; the parent decides when this process stops.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
-    db_path, data_dir = (Path(a) for a in argv)
-    return serve(db_path, data_dir, sys.stdin.buffer, sys.stdout.buffer)
+    return serve(Path(db), Path(data), sys.stdin.buffer, sys.stdout.buffer)
 
 
 if __name__ == "__main__":

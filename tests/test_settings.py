@@ -47,3 +47,38 @@ def test_whatsapp_refuses_to_start_without_its_app_secret(tmp_path: Path) -> Non
         Settings.from_env(env, tmp_path / ".env")
     s = Settings.from_env({**env, "WHATSAPP_APP_SECRET": "s3cret"}, tmp_path / ".env")
     assert s.channels == ["whatsapp"] and "s3cret" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"TELEGRAM_BOT_TOKEN": "not a token"},
+            "TELEGRAM_BOT_TOKEN does not look like a bot token",
+        ),
+        ({"TELEGRAM_WEBHOOK_URL": "http://bot.example.org/hook"}, "must be an https:// address"),
+        ({"TELEGRAM_WEBHOOK_SECRET": "has spaces!"}, "TELEGRAM_WEBHOOK_SECRET may hold only"),
+        ({"TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL must start with https://"),
+        ({"WHATSAPP_API_URL": "graph.facebook.com"}, "WHATSAPP_API_URL must start with"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be text or json"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"),
+        ({"BOT_REPORT_RETENTION_DAYS": "0"}, "BOT_REPORT_RETENTION_DAYS must be at least 1"),
+        ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
+    ],
+)
+def test_each_bad_setting_is_named_with_how_to_fix_it(
+    tmp_path: Path, env: dict[str, str], says: str
+) -> None:
+    with pytest.raises(SettingsError, match=says):
+        Settings.from_env(env, tmp_path / ".env")
+
+
+def test_a_malformed_token_is_not_echoed(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"TELEGRAM_BOT_TOKEN": "123 SECRETPART"}, tmp_path / ".env")
+    assert "SECRETPART" not in str(raised.value)
+
+
+def test_logging_choices_are_read(tmp_path: Path) -> None:
+    s = Settings.from_env({"LOG_FORMAT": "JSON", "LOG_LEVEL": "warning"}, tmp_path / ".env")
+    assert (s.log_format, s.log_level) == ("json", "WARNING")

@@ -416,7 +416,7 @@ async def test_webhook_redelivery_is_answered_once(
 async def test_the_bot_token_never_reaches_the_logs(
     fake: FakeTelegram, start: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.cli import configure_logging
+    from bot.logs import configure_logging
 
     configure_logging()
     caplog.set_level(logging.INFO)

@@ -106,3 +106,18 @@ async def test_close_lets_the_child_finish_and_exit(tmp_path: Path) -> None:
     assert child is not None
     await asyncio.wait_for(process.close(), 15)
     assert child.returncode == 0 and not process.alive
+
+
+async def test_a_child_that_dies_between_turns_comes_back_by_itself(
+    remote: Conversations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "REVIVE_DELAY", 0.05)
+    assert remote.remote is not None
+    process = remote.remote._proc
+    assert process is not None
+    process.kill()
+    for _ in range(300):  # the health check would say "not running" only until it is back
+        await asyncio.sleep(0.05)
+        if remote.remote.alive and remote.remote._proc is not process:
+            break
+    assert remote.remote.alive and remote.remote._proc is not process

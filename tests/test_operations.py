@@ -1,0 +1,167 @@
+"""Running it: structured logs without personal data, online backups, the health check."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.logs import configure_logging, scrub
+from bot.store import SqliteStore, load_secret
+from bot.types import Inbound
+from bot.web import create_app
+from tests.test_reporting import ANONYMOUS, FORM, SEND
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """JSON log lines on the (captured) stderr for one test."""
+    configure_logging("json")
+    yield
+    configure_logging()
+
+
+def read_json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    """Every stderr line so far, as JSON objects (each must parse)."""
+    err = capsys.readouterr().err
+    return [json.loads(line) for line in err.splitlines() if line]
+
+
+def test_json_logs_are_one_object_a_line_with_the_extra_fields(
+    json_logs: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.getLogger("bot.test").warning("turn failed", extra={"channel": "telegram"})
+    [line] = read_json_lines(capsys)
+    assert line["level"] == "WARNING" and line["logger"] == "bot.test"
+    assert line["message"] == "turn failed" and line["channel"] == "telegram"
+    assert str(line["time"]).startswith("20")  # an ISO time, not scrubbed away
+
+
+def test_logs_never_carry_tokens_phone_numbers_or_chat_ids(
+    json_logs: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = logging.getLogger("telegram.ext")  # a library's message, not one of ours
+    log.error("POST https://api.telegram.org/bot123456789:AAHx5-abcdefghijklmnopqrstuvwxyz012/x")
+    log.error("chat 987654321 from +44 7700 900123 and 447700900123 failed")
+    try:
+        raise ValueError("bad number 07700 900123")
+    except ValueError:
+        log.exception("failed")
+    text = json.dumps(read_json_lines(capsys))
+    for secret in ("AAHx5", "987654321", "7700 900123", "447700900123", "07700"):
+        assert secret not in text
+    assert "[token]" in text and "[phone]" in text and "[id]" in text
+
+
+def test_scrub_leaves_ordinary_figures_alone() -> None:
+    line = "2026-11-22T04:58:01.123+00:00 took 0.123 s for 42 updates, ref KC-7F3K2Q"
+    assert scrub(line) == line
+
+
+def test_plain_logs_are_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    configure_logging("text")
+    try:
+        logging.getLogger("bot.test").error("sent to 447700900123")
+    finally:
+        configure_logging()
+    err = capsys.readouterr().err
+    assert "ERROR bot.test: sent to [id]" in err and "447700900123" not in err
+
+
+def file_report(engine: Engine, data_dir: Path, what: str = "") -> str:
+    """File an anonymous report through a conversation; its reference."""
+    store = SqliteStore(data_dir / "bot.db")
+    conv = Conversations(engine, store, load_secret(data_dir))
+    for inbound in FORM:
+        conv.handle("telegram", "u1", inbound)
+    conv.handle("telegram", "u1", ANONYMOUS)
+    conv.handle("telegram", "u1", SEND)
+    [report] = store.reports()
+    store.close()
+    return report.reference
+
+
+def run_bot(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`bot ARGS` in a subprocess, with the data directory set."""
+    env = {**os.environ, "BOT_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+def test_backup_is_a_consistent_private_copy_taken_while_the_bot_writes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    reference = file_report(engine, tmp_path)
+    # Another connection is mid-write (as the running bot would be) while the copy is taken.
+    busy = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    busy.execute("begin immediate")
+    busy.execute("insert into events values ('2026-11-22', 'telegram', 'en', 'screen', 'x', 1)")
+    done = run_bot(tmp_path, "backup", str(tmp_path / "copy.db"))
+    busy.execute("rollback")
+    busy.close()
+    assert done.returncode == 0, done.stderr
+    assert "1 report(s)" in done.stdout
+    copy = tmp_path / "copy.db"
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert not (tmp_path / "copy.db.partial").exists()
+    db = sqlite3.connect(copy)
+    assert db.execute("pragma journal_mode").fetchone() == ("delete",)  # one file, no -wal
+    assert db.execute("select reference from reports").fetchall() == [(reference,)]
+    assert db.execute("select count(*) from events where value = 'x'").fetchone() == (0,)
+    db.close()
+
+
+def test_backup_into_a_folder_is_dated_and_never_overwrites(engine: Engine, tmp_path: Path) -> None:
+    file_report(engine, tmp_path)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    assert run_bot(tmp_path, "backup", str(folder)).returncode == 0
+    [made] = folder.iterdir()
+    assert made.name.startswith("bot-20") and made.suffix == ".db"
+    again = run_bot(tmp_path, "backup", str(made))
+    assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_backup_without_a_database_says_where_it_looked(tmp_path: Path) -> None:
+    done = run_bot(tmp_path / "nowhere", "backup", str(tmp_path / "x.db"))
+    assert done.returncode == 2 and "BOT_DATA_DIR" in done.stderr
+
+
+async def test_health_check_reports_the_database_and_the_engine(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    alive = True
+    app = create_app(store, engine_alive=lambda: alive)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bot"
+    ) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        alive = False
+        down = await client.get("/healthz")
+        assert down.status_code == 503 and down.json()["engine"] == "not running"
+        store.close()
+        gone = await client.get("/healthz")
+        assert gone.status_code == 503 and gone.json()["database"] == "unavailable"
+
+
+def test_a_typed_slash_command_is_not_logged(
+    engine: Engine, tmp_path: Path, json_logs: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    conv = Conversations(engine, store, load_secret(tmp_path))
+    conv.handle("telegram", "555123456", Inbound.typed("my neighbour 07700 900123 shouts"))
+    store.close()
+    text = capsys.readouterr().err
+    assert "555123456" not in text and "07700" not in text and "shouts" not in text
