@@ -243,9 +243,22 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run" and settings.channels:
         import asyncio
 
+        from telegram.error import InvalidToken, NetworkError
+
         from bot.runner import run
 
-        asyncio.run(run(settings))
+        try:
+            asyncio.run(run(settings))
+        except InvalidToken:
+            # Its message repeats the token: say what to do instead.
+            print("Telegram refused TELEGRAM_BOT_TOKEN: copy it again from @BotFather's /token.",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        except NetworkError as exc:
+            print(f"Could not reach Telegram at {settings.telegram_api_url} "
+                  f"({type(exc).__name__}): check the network and TELEGRAM_API_URL.",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         return 0
     engine = Engine(load_content())
     store = SqliteStore(settings.db_path)

@@ -70,7 +70,7 @@ class Conversations:
                     return [self.engine.confirmation(session.lang, reference)] if reference else []
         except STORE_ERRORS as exc:
             # Answer anyway, from a fresh session: a warning of danger must not wait for a disk.
-            log.error("database unavailable: %s", type(exc).__name__)
+            log.error("database unavailable: %s", type(exc).__name__, extra=self._who(channel, key))
             session = Session()
         draft = self._drafts.get(key)
         if draft and now - draft[0] <= SESSION_TTL:
@@ -79,7 +79,8 @@ class Conversations:
             turn = self.engine.handle(session, inbound, datetime.fromtimestamp(now, UTC))
         except Exception:
             # Never a traceback to a person: log the failure (no words, no ids) and apologise.
-            log.exception("engine failed", extra={"channel": channel, "kind": inbound.kind.value})
+            who = self._who(channel, key)
+            log.exception("engine failed", extra={**who, "kind": inbound.kind.value})
             return [self._apology(session)]
         kept = turn.session
         answers = kept.data.pop(DRAFT, None)
@@ -99,7 +100,7 @@ class Conversations:
             if Effect.FORGET in effects:
                 self.store.forget(key)
         except STORE_ERRORS as exc:
-            log.error("could not save: %s", type(exc).__name__)
+            log.error("could not save: %s", type(exc).__name__, extra=self._who(channel, key))
             return self._not_saved(key, now, draft, turn.replies, effects, report, kept.lang)
         lang = kept.lang or session.lang or "unknown"
         try:
@@ -109,6 +110,11 @@ class Conversations:
         if report is not None:
             self._announce(report)
         return turn.replies
+
+    @staticmethod
+    def _who(channel: str, key: str) -> dict[str, str]:
+        """Log fields that tell one person's lines apart without saying who they are."""
+        return {"channel": channel, "person": key[:12]}  # a slice of the HMAC, not the id
 
     def _not_saved(
         self,
@@ -158,7 +164,7 @@ class Conversations:
             try:
                 replies, report = await self.remote.handle(channel, user_id, inbound, update_id)
             except WorkerError as exc:
-                log.error("engine process failed: %s", exc)
+                log.error("engine process failed: %s", exc, extra=self._who(channel, key))
                 return [self._apology(self.store.load_session(key, self._clock()) or Session())]
             if report is not None:
                 self._announce(report)

@@ -6,18 +6,33 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 
 from bot.content import load_content
 from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.settings import Settings
-from bot.store import SqliteStore, load_secret
+from bot.store import STORE_ERRORS, SqliteStore, Store, load_secret
 from bot.telegram_channel import TelegramChannel
 from bot.web import create_app, server
 from bot.whatsapp_channel import WhatsAppChannel
 from bot.worker import EngineProcess
 
 log = logging.getLogger("bot.run")
+
+PURGE_EVERY = 24 * 3600.0  # seconds between applications of the retention rules
+
+
+async def purge_daily(store: Store, report_days: int, stop: asyncio.Event) -> None:
+    """Apply the retention rules at start and then once a day, until `stop` is set."""
+    while not stop.is_set():
+        try:
+            sessions, reports = store.purge(time.time(), report_days)
+            log.info("purged", extra={"sessions": sessions, "reports": reports})
+        except STORE_ERRORS as exc:
+            log.error("purge failed: %s", type(exc).__name__)  # tried again tomorrow
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -40,6 +55,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     whatsapp = WhatsAppChannel(conversations, settings) if settings.whatsapp_token else None
     web = None
     web_task: asyncio.Task[None] | None = None
+    purging: asyncio.Task[None] | None = None
     try:
         await engine_process.start()
         if telegram is not None:
@@ -51,6 +67,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         )
         web = server(app, settings.port, settings.host)
         web_task = asyncio.create_task(web.serve())
+        purging = asyncio.create_task(purge_daily(store, settings.report_retention_days, stop))
         log.info("running", extra={"channels": ",".join(settings.channels)})
         await stop.wait()
     finally:
@@ -58,6 +75,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if web is not None and web_task is not None:
             web.should_exit = True
             await web_task
+        if purging is not None:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
         if telegram is not None:
             await telegram.stop()
         if whatsapp is not None:

@@ -165,3 +165,78 @@ def test_a_typed_slash_command_is_not_logged(
     store.close()
     text = capsys.readouterr().err
     assert "555123456" not in text and "07700" not in text and "shouts" not in text
+
+
+def test_a_failure_is_logged_with_a_hashed_person_not_the_chat_id(
+    engine: Engine, tmp_path: Path, json_logs: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    conv = Conversations(engine, store, load_secret(tmp_path))
+    store.close()  # every read and write now fails
+    replies = conv.handle("telegram", "555123456", Inbound.message("he has a knife outside now"))
+    assert "999" in replies[0].text  # answered anyway
+    lines = read_json_lines(capsys)
+    assert {line["message"] for line in lines} >= {"database unavailable: ProgrammingError"}
+    person = conv.key("telegram", "555123456")[:12]
+    assert all(line["person"] == person and line["channel"] == "telegram" for line in lines)
+    assert "555123456" not in json.dumps(lines)
+
+
+async def test_a_wrong_bot_token_stops_bot_run_without_printing_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.fake_telegram import FakeTelegram
+    from tests.test_container import free_port
+
+    async with FakeTelegram() as fake:
+        env = {
+            **os.environ,
+            "BOT_DATA_DIR": str(tmp_path),
+            "TELEGRAM_BOT_TOKEN": "999:WRONGTOKENPART",
+            "TELEGRAM_API_URL": fake.url,
+            "HOST": "127.0.0.1",
+            "PORT": str(free_port()),
+            "NO_PROXY": "*",
+            "PTB_TIMEDELTA": "1",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    said = (out + err).decode()
+    assert proc.returncode == 2, said
+    assert "Telegram refused TELEGRAM_BOT_TOKEN" in said and "WRONGTOKENPART" not in said
+
+
+async def test_bot_run_applies_the_retention_rules_every_day(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from bot import runner
+    from bot.types import Session
+
+    store = SqliteStore(tmp_path / "bot.db")
+    store.save_session("old", Session("en", "menu", {}, updated_at=1.0))  # idle since 1970
+    monkeypatch.setattr(runner, "PURGE_EVERY", 0.05)
+    stop = asyncio.Event()
+    purging = asyncio.create_task(runner.purge_daily(store, 365, stop))
+    await asyncio.sleep(0.02)
+    assert store.db.execute("select count(*) from sessions").fetchone() == (0,)
+    store.save_session("old", Session("en", "menu", {}, updated_at=1.0))
+    await asyncio.sleep(0.1)  # the next day comes round
+    assert store.db.execute("select count(*) from sessions").fetchone() == (0,)
+    stop.set()
+    await asyncio.wait_for(purging, 1)
+    store.close()
+
+
+def test_debug_logging_never_lets_the_libraries_log_peoples_words() -> None:
+    configure_logging("text", "DEBUG")
+    try:
+        assert logging.getLogger("bot.conversation").isEnabledFor(logging.DEBUG)
+        for library in ("pywa", "pywa_async", "telegram.ext", "uvicorn", "httpx"):
+            assert not logging.getLogger(library).isEnabledFor(logging.DEBUG), library
+    finally:
+        configure_logging()
