@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from bot.engine import Engine
+from bot.i18n import LANGS
 from tests.conftest import Chat
 
 QUERIES = [
@@ -176,3 +177,15 @@ def test_search_command_reads_one_query_a_line() -> None:
     assert first["emergency"] is True and first["lang"] == "so"
     assert second["emergency"] is False
     assert second["results"][0]["id"] == "streetline" and len(second["results"]) <= 2
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_search_words_name_only_real_topics_and_services(engine: Engine, lang: str) -> None:
+    """A mistyped id in a search.yaml would silently teach nothing."""
+    from bot.search import load_search_words
+
+    words = load_search_words(engine.content.locales).get(lang, {})
+    directory = engine.content.directory
+    assert set(words) <= {"topics", "services", "danger", "not_danger"}, lang
+    assert set(words.get("topics") or {}) <= set(directory.topics), lang
+    assert set(words.get("services") or {}) <= set(directory.services), lang
