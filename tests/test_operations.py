@@ -240,3 +240,45 @@ def test_debug_logging_never_lets_the_libraries_log_peoples_words() -> None:
             assert not logging.getLogger(library).isEnabledFor(logging.DEBUG), library
     finally:
         configure_logging()
+
+
+async def test_sigterm_finishes_the_message_in_hand_then_closes_the_database(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import signal
+
+    from tests.fake_telegram import FakeTelegram
+    from tests.test_container import free_port
+
+    async with FakeTelegram() as fake:
+        env = {
+            **os.environ,
+            "BOT_DATA_DIR": str(tmp_path),
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_API_URL": fake.url,
+            "HOST": "127.0.0.1",
+            "PORT": str(free_port()),
+            "NO_PROXY": "*",
+            "PTB_TIMEDELTA": "1",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await fake.wait_for(lambda: any(c.method == "getUpdates" for c in fake.calls), 60)
+        fake.delay = 1.0  # every answer from Telegram now takes a second
+        fake.user_message(77, "/start")
+
+        def sending() -> bool:
+            return any(c.method == "sendMessage" and c.status == 0 for c in fake.calls)
+
+        await fake.wait_for(sending, 30)
+        proc.send_signal(signal.SIGTERM)  # while the reply is on its way
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        [reply] = fake.sent(77)
+        assert "999" in reply["text"]
+    assert "stopped" in err.decode()
+    # Closed cleanly: the write-ahead log was folded into the database and removed.
+    assert (tmp_path / "bot.db").exists() and not (tmp_path / "bot.db-wal").exists()
