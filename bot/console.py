@@ -91,7 +91,7 @@ def run_chat(conv: Conversations, lang: str | None, stdin: TextIO = sys.stdin,
             stdout.write("\n")
             return
         text = line.strip()
-        if text.isdigit() and 1 <= int(text) <= len(choices):
+        if text.isdecimal() and 1 <= int(text) <= len(choices):
             inbound = Inbound.choice(choices[int(text) - 1], lang)
         else:
             inbound, _error = parse_line(text, lang)

@@ -34,6 +34,12 @@ _GREETINGS = frozenset({"hi", "hello", "hey", "menu", "start", "home", "salam", 
 
 BACK = N_("⬅️ Back")
 HOME = N_("🏠 Main menu")
+REPORT_FORM = "report.form"
+REPORT_CONFIRM = "report.form.confirm"
+LOST_ANSWERS = N_(
+    "Sorry, what you typed for this report was lost: our system restarted. Nothing was sent. "
+    "Please fill it in again."
+)
 EXIT = N_("🚪 Quick exit")
 
 Event = tuple[str, str]
@@ -205,6 +211,12 @@ class Engine:
             self._show(st, screen)
 
     def _show(self, st: _State, screen: str) -> None:
+        node = self.content.nodes.get(screen)
+        if node and node.action == "report_summary" and not st.draft.get("what"):
+            # The answers live in memory until Send: after a restart they are gone. Say so,
+            # rather than show an empty summary whose Send would file nothing.
+            self._restart_form(st)
+            return
         try:
             text, choices = self._screen(st, screen)
         except UnknownScreen:
@@ -216,6 +228,12 @@ class Engine:
         st.replies.append(
             Reply(text, tuple(choices), request_location=bool(node and node.location))
         )
+
+    def _restart_form(self, st: _State) -> None:
+        """Say the report's answers were lost, then ask the form's first question again."""
+        _ = self.tr(st)
+        st.replies.append(Reply(_(LOST_ANSWERS)))
+        self._show(st, REPORT_FORM)
 
     def _exists(self, screen: str) -> bool:
         kind, _sep, rest = screen.partition(":")
@@ -256,7 +274,7 @@ class Engine:
             raise UnknownScreen(screen)
         st.events.append(("node", node.id))
         text = _(node.text)
-        if node.action == LANGUAGE and st.session.lang is None:
+        if node.id == LANGUAGE and st.session.lang is None:
             # Nobody can read a question in a language they don't know: ask in all seven.
             text = "\n".join(self.content.catalogs.get(lang)(node.text) for lang in LANGS)
         if node.action == "report_summary":
@@ -270,7 +288,7 @@ class Engine:
             choices += [Choice(f"topic:{t.id}", _(t.label)) for t in d.topics.values()]
         elif node.action == "languages":
             choices += [Choice(f"lang:{lang}", NATIVE_NAMES[lang]) for lang in LANGS]
-        if node.id == MENU or st.session.lang is None:
+        if node.id == MENU or (node.id == LANGUAGE and st.session.lang is None):
             return text, choices  # before a language is chosen, only the languages are offered
         return text, self._nav(st, choices, back=node.back, sensitive=node.sensitive)
 
@@ -303,7 +321,7 @@ class Engine:
             )
         except UnknownScreen:
             return None
-        if numbers and text.isdigit() and 1 <= int(text) <= len(choices):
+        if numbers and text.isdecimal() and 1 <= int(text) <= len(choices):
             return choices[int(text) - 1].id
         wanted = fold(text).strip(" .!")
         for c in choices:
@@ -340,7 +358,7 @@ class Engine:
     def _set_choice(self, choice_id: str) -> FlowChoice | None:
         node_id, _sep, index = choice_id.partition("#")
         node = self.content.nodes.get(node_id)
-        if node is None or not index.isdigit() or int(index) >= len(node.choices):
+        if node is None or not index.isdecimal() or int(index) >= len(node.choices):
             return None
         return node.choices[int(index)]
 
@@ -348,7 +366,9 @@ class Engine:
         if choice.action:
             self._action(st, choice.action)
         else:
-            self._show(st, choice.goto)
+            # An old button pressed after quick exit: ask the language first, or the screen
+            # would come without its Back, Main menu and Quick exit buttons.
+            self._go_or_ask_language(st, choice.goto)
 
     def _asks_location(self, st: _State) -> bool:
         node = self.content.nodes.get(st.session.node)
@@ -381,6 +401,8 @@ class Engine:
             st.events.append(("report", str(draft.get("category", "other"))))
             st.replies.append(self.confirmation(st.session.lang, st.report.reference))
             st.session.node = MENU
+        elif name == "file_report" and st.session.node == REPORT_CONFIRM:
+            self._restart_form(st)  # still on the form, so not sent: the answers were lost
         elif name == "file_report":
             self._nudge(st, _("This report was already sent, or it has expired."), MENU)
         elif name == "trigger_result":

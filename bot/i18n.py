@@ -46,7 +46,8 @@ def negotiate(hint: str | None) -> str | None:
     """Map a device language code (`pt-br`, `fa-IR`, `es-419`) to one we speak, or None."""
     if not hint:
         return None
-    return negotiate_locale([hint.replace("-", "_")], list(LANGS))
+    found = negotiate_locale([hint.replace("-", "_")], list(LANGS))
+    return found.lower() if found else None  # Babel keeps the hint's case: "PT-BR" gives "PT"
 
 
 def isolate_ltr(text: str) -> str:

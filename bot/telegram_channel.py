@@ -54,6 +54,7 @@ MAX_TEXT = 4096  # Telegram's limit for one message, counted after markup is par
 MAX_CALLBACK = 64  # bytes of callback data Telegram keeps on a button
 DELETE_WINDOW = 48 * 3600 - 300  # a bot may delete messages for 48 hours; keep a margin
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+MAX_ERASE = 10_000  # ids one quick exit asks to delete, at most (a hundred calls)
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # Connections for sending. Each request scans the pool, so a small one is cheaper; 16 calls of
@@ -357,7 +358,13 @@ class TelegramChannel:
 
     async def erase(self, chat_id: int) -> None:
         """Delete every message of the chat the bot still can, both ways, in batches."""
-        ids = self.sent.take(chat_id)
+        known = self.sent.take(chat_id)
+        if not known:
+            return
+        # A private chat numbers its messages one after another, both ways: deleting the whole
+        # span also catches a reply whose send timed out after Telegram had posted it.
+        first = max(min(known), max(known) - MAX_ERASE + 1)
+        ids = list(range(first, max(known) + 1))
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start : start + DELETE_BATCH]
             try:

@@ -26,13 +26,13 @@ _NOT_WORD = re.compile(r"[^\w]+")
 
 
 def clean(text: str) -> str:
-    """Drop control and bidi-override characters, collapse whitespace, cap the length."""
+    """Drop control, bidi-override and lone surrogate characters, collapse spaces, cap length."""
     kept = []
     for ch in text[: MAX_INPUT * 4]:
         cat = unicodedata.category(ch)
         if ch in "\n\t":
             kept.append(" ")
-        elif cat == "Cc" or (cat == "Cf" and ch not in _KEEP_FORMAT):
+        elif cat in ("Cc", "Cs") or (cat == "Cf" and ch not in _KEEP_FORMAT):
             continue
         else:
             kept.append(ch)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ from pywa_async.types import (
 
 from bot.conversation import Conversations
 from bot.i18n import N_, Translator
+from bot.locks import KeyedLocks
 from bot.retry import retrying
 from bot.settings import Settings
 from bot.text import split_text
@@ -116,6 +119,15 @@ def list_of(choices: tuple[Choice, ...], _: Translator, page: int = 0) -> Sectio
     return SectionList(button_title=label, sections=[Section(title=label, rows=rows)])
 
 
+def sender(body: bytes) -> str | None:
+    """Who sent the message in a webhook body (a status update has none)."""
+    try:
+        value = json.loads(body)["entry"][0]["changes"][0]["value"]
+        return str(value["messages"][0]["from"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
 def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
     """What a person sent, as the engine's inbound event."""
     if message.type == MessageType.TEXT and message.text is not None:
@@ -149,6 +161,8 @@ class WhatsAppChannel:
         self._retry_pause = 1.0
         self._pages: dict[str, tuple[float, Reply]] = {}
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._locks = KeyedLocks()  # per sender: a turn and its replies before the next turn
         self.wa = WhatsApp(
             phone_id=settings.whatsapp_phone_number_id,
             token=token.value,
@@ -166,8 +180,14 @@ class WhatsAppChannel:
             CallbackSelectionHandler(self._on_selection),
         )
 
+    async def idle(self) -> None:
+        """Wait until every update in hand has been answered."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Finish the updates in hand, then close the connection pool."""
+        await self.idle()
         await self.http.aclose()
 
     # Webhook entry points.
@@ -185,23 +205,39 @@ class WhatsAppChannel:
         refused = await self.wa.webhook_update_validator(body, signature)
         if refused is not None:
             return str(refused[0]), int(refused[1])
-        answer, status = await self.wa.webhook_update_handler(body)
-        return str(answer), int(status)
+        # Meta wants a quick 200 and resends a webhook that is slow to answer: the replies
+        # follow in the background. Tasks start in arrival order and take the sender's lock
+        # before anything else, so one person's turns and their replies keep that order.
+        self._spawn(self._handle(body, sender(body)))
+        return "ok", 200
+
+    async def _handle(self, body: bytes, user: str | None) -> None:
+        async with self._locks.hold(user) if user else contextlib.nullcontext():
+            try:
+                await self.wa.webhook_update_handler(body)
+            except Exception as exc:
+                log.error("whatsapp update failed: %s", type(exc).__name__)  # no words or numbers
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run in the background, kept until done so close() can wait for it."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # Handlers.
     async def _on_message(self, _client: WhatsApp, message: Message) -> None:
-        await self._quietly(message.mark_as_read())
+        self._spawn(self._quietly(message.mark_as_read()))  # not waited for: order comes first
         user = message.from_user.wa_id or message.from_user.preferred_id
         hint = self.conversations.engine.languages.guess(message.text) if message.text else None
         await self._converse(user, inbound_from(message, hint), message.id)
 
     async def _on_button(self, _client: WhatsApp, button: CallbackButton) -> None:
-        await self._quietly(button.mark_as_read())
+        self._spawn(self._quietly(button.mark_as_read()))  # not waited for: order comes first
         user = button.from_user.wa_id or button.from_user.preferred_id
         await self._pressed(user, str(button.data), button.id)
 
     async def _on_selection(self, _client: WhatsApp, selection: CallbackSelection) -> None:
-        await self._quietly(selection.mark_as_read())
+        self._spawn(self._quietly(selection.mark_as_read()))  # not waited for: order comes first
         user = selection.from_user.wa_id or selection.from_user.preferred_id
         await self._pressed(user, str(selection.data), selection.id)
 
@@ -213,7 +249,7 @@ class WhatsAppChannel:
 
     async def _next_page(self, user: str, page: str) -> None:
         kept = self._pages.get(user)
-        if kept is None or not page.isdigit() or self._clock() - kept[0] > PAGES_KEPT:
+        if kept is None or not page.isdecimal() or self._clock() - kept[0] > PAGES_KEPT:
             await self._converse(user, Inbound.choice("page:expired"), None)
             return
         reply = kept[1]
@@ -242,7 +278,7 @@ class WhatsAppChannel:
             await self._retry(
                 lambda: self.wa.send_message(to=user, text=out.text, buttons=out.buttons)
             )
-        except WhatsAppError as exc:
+        except (WhatsAppError, httpx.HTTPError) as exc:
             log.error("whatsapp send failed: %s", type(exc).__name__)
 
     async def _retry(self, call: Callable[[], Awaitable[Any]]) -> Any:

@@ -5,10 +5,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Self
 
 import uvicorn
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A call held unanswered until its client gives up, as queued by a fake's stall()."""
+
+    # True: the call takes effect at once and only its answer is held, like an answer lost on its
+    # way back. False: it is held before it takes effect, and dropped if the client gives up, like
+    # a request lost on its way in.
+    effect: bool
+    seconds: float  # the longest hold: a client still waiting then gets its answer, late
+
+
+async def hold(receive: Receive, seconds: float) -> bool:
+    """Wait until the client hangs up (its timeout passed) or `seconds` pass; True if it hung up."""
+    # Call this only once the request body has been read: then uvicorn's receive() returns
+    # nothing but the disconnect.
+    try:
+        async with asyncio.timeout(seconds):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+    except TimeoutError:
+        return False
+    return True
 
 
 class _Server(uvicorn.Server):

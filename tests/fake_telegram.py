@@ -25,7 +25,7 @@ from http import HTTPStatus
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fake_server import LocalServer
+from tests.fake_server import LocalServer, Stall, hold
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
@@ -185,7 +185,8 @@ class Call:
 
     method: str
     params: dict[str, Any]
-    status: int = field(default=0, compare=False)  # 0 until the answer is ready
+    # 0 until the answer is ready, and for good if stall() dropped the call unanswered
+    status: int = field(default=0, compare=False)
     at: float = field(default_factory=time.monotonic, compare=False)
 
 
@@ -410,6 +411,7 @@ class FakeTelegram(LocalServer):
         self._sources: dict[tuple[int, int], tuple[str, str]] = {}
         self._pending: deque[JSON] = deque()
         self._faults: dict[str, deque[_Fault]] = {}
+        self._stalls: dict[str, deque[Stall]] = {}
         self._next_update_id = 1
         self._next_message_id: dict[int, int] = {}
         self._ids = itertools.count(1)
@@ -609,6 +611,16 @@ class FakeTelegram(LocalServer):
         fault = _Fault(status, retry_after, description)
         self._faults.setdefault(method.lower(), deque()).extend([fault] * times)
 
+    def stall(
+        self, method: str, times: int = 1, *, effect: bool = True, seconds: float = 30.0
+    ) -> None:
+        """Hold the next `times` calls of method ("*" for any) unanswered until the client quits."""
+        # effect=True: the call takes effect at once (the message is in the chat) and only its
+        # answer never arrives. effect=False: nothing happens unless the client is still waiting
+        # after `seconds`. Either way a client still waiting then gets the answer, late.
+        stall = Stall(effect, seconds)
+        self._stalls.setdefault(method.lower(), deque()).extend([stall] * times)
+
     # ------------------------------------------------------------------------------ HTTP
 
     async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -616,7 +628,7 @@ class FakeTelegram(LocalServer):
         if scope["type"] != "http":
             return
         body = await self._read_body(receive)
-        status, payload = await self._answer(scope, body)
+        status, payload = await self._answer(scope, body, receive)
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -636,7 +648,7 @@ class FakeTelegram(LocalServer):
                 break
         return b"".join(chunks)
 
-    async def _answer(self, scope: Scope, body: bytes) -> tuple[int, JSON]:
+    async def _answer(self, scope: Scope, body: bytes, receive: Receive) -> tuple[int, JSON]:
         """Record the call and compute its (status, JSON answer)."""
         path: str = scope["path"]
         token, _, name = path.removeprefix("/bot").partition("/")
@@ -657,6 +669,9 @@ class FakeTelegram(LocalServer):
                 error = ApiError(401, "Unauthorized")
         if error is None and self.delay > 0:
             await asyncio.sleep(self.delay)
+        stall = self._take_stall(method_key) if error is None else None
+        if stall is not None and not stall.effect and await hold(receive, stall.seconds):
+            return 0, {}  # the client gave up before the call took effect: it never does
         if error is None:
             error = self._take_fault(method_key)
         status, payload = 200, {}
@@ -679,6 +694,9 @@ class FakeTelegram(LocalServer):
             if error.parameters:
                 payload["parameters"] = error.parameters
         call.status = status
+        if stall is not None and stall.effect:
+            self._wake()  # the call took effect: let waiters see it while its answer is held
+            await hold(receive, stall.seconds)
         return status, payload
 
     @staticmethod
@@ -710,6 +728,14 @@ class FakeTelegram(LocalServer):
         except (ValueError, UnicodeDecodeError) as exc:
             bad_request(f"can't parse request: {exc}")
         return params
+
+    def _take_stall(self, method_key: str) -> Stall | None:
+        """The next queued stall for this method (or for any method)."""
+        for key in (method_key, "*"):
+            queue = self._stalls.get(key)
+            if queue:
+                return queue.popleft()
+        return None
 
     def _take_fault(self, method_key: str) -> ApiError | None:
         """The next queued fault for this method (or for any method), as an error answer."""

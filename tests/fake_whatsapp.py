@@ -33,7 +33,7 @@ from typing import Any, Literal, NoReturn
 
 import phonenumbers
 
-from tests.fake_server import LocalServer
+from tests.fake_server import LocalServer, Stall, hold
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
@@ -136,7 +136,8 @@ class Call:
     method: str
     path: str
     body: JSON
-    status: int = field(default=0, compare=False)  # 0 until the answer is ready
+    # 0 until the answer is ready, and for good if stall() dropped the call unanswered
+    status: int = field(default=0, compare=False)
     kind: str = field(default="", compare=False)  # "send", "read", or "" for anything else
     response: JSON = field(default_factory=dict, compare=False)
     at: float = field(default_factory=time.monotonic, compare=False)
@@ -392,6 +393,7 @@ class FakeGraph(LocalServer):
         self.read: list[str] = []
         self.typing: list[str] = []
         self._faults: list[_Fault] = []
+        self._stalls: list[tuple[Target, Stall]] = []
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -445,6 +447,28 @@ class FakeGraph(LocalServer):
             code = DEFAULT_CODES.get(status, 131016 if status >= 500 else 1)
         self._faults.extend([_Fault(status, code, target)] * times)
 
+    def stall(
+        self,
+        times: int = 1,
+        *,
+        target: Target = "send",
+        effect: bool = True,
+        seconds: float = 30.0,
+    ) -> None:
+        """Hold the next `times` send calls (or `target`) unanswered until the client quits."""
+        # effect=True: the call takes effect at once (the message is delivered) and only its
+        # answer never arrives. effect=False: nothing happens unless the client is still waiting
+        # after `seconds`. Either way a client still waiting then gets the answer, late.
+        self._stalls.extend([(target, Stall(effect, seconds))] * times)
+
+    def _take_stall(self, kind: str) -> Stall | None:
+        """The next queued stall for this kind of call."""
+        for index, (target, stall) in enumerate(self._stalls):
+            if target in (kind, "any"):
+                del self._stalls[index]
+                return stall
+        return None
+
     def _take_fault(self, kind: str) -> GraphError | None:
         """The next queued fault for this kind of call, as an error answer."""
         for index, fault in enumerate(self._faults):
@@ -460,7 +484,7 @@ class FakeGraph(LocalServer):
         if scope["type"] != "http":
             return
         body = await _read_body(receive)
-        status, payload = await self._answer(scope, body)
+        status, payload = await self._answer(scope, body, receive)
         data = json.dumps(payload, separators=(",", ":")).encode()
         headers = [
             (b"content-type", b"application/json; charset=UTF-8"),
@@ -470,7 +494,7 @@ class FakeGraph(LocalServer):
         await send({"type": "http.response.body", "body": data})
         self._wake()
 
-    async def _answer(self, scope: Scope, raw: bytes) -> tuple[int, JSON]:
+    async def _answer(self, scope: Scope, raw: bytes, receive: Receive) -> tuple[int, JSON]:
         """Record the call and compute its (status, JSON answer)."""
         method: str = scope["method"]
         path: str = scope["path"]
@@ -488,6 +512,7 @@ class FakeGraph(LocalServer):
                     bad_json = True
         call = Call(method, path, body)
         self.calls.append(call)
+        stall: Stall | None = None
         try:
             self._check_token(scope)
             call.kind = self._route(method, path, body)
@@ -495,6 +520,9 @@ class FakeGraph(LocalServer):
                 raise GraphError(400, 100, "the request body must be a JSON object")
             if self.delay > 0:
                 await asyncio.sleep(self.delay)
+            stall = self._take_stall(call.kind)
+            if stall is not None and not stall.effect and await hold(receive, stall.seconds):
+                return 0, {}  # the client gave up before the call took effect: it never does
             fault = self._take_fault(call.kind)
             if fault is not None:
                 raise fault
@@ -504,6 +532,9 @@ class FakeGraph(LocalServer):
         except Exception as exc:  # a bug in the fake: make it loud, not a hang
             status, payload = 500, GraphError(500, 1, f"fake_whatsapp: {exc!r}").payload()
         call.status, call.response = status, payload
+        if stall is not None and stall.effect:
+            self._wake()  # the call took effect: let waiters see it while its answer is held
+            await hold(receive, stall.seconds)
         return status, payload
 
     def _check_token(self, scope: Scope) -> None:

@@ -179,7 +179,8 @@ async def test_bot_run_serves_both_channels_and_stops_cleanly(
             headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
             posted = await client.post("/webhooks/whatsapp", content=body, headers=headers)
             assert posted.status_code == 200
-        assert any("Streetline" in t for t in graph.texts("447700900002"))
+        # The webhook answers at once; the reply follows.
+        await graph.wait_for(lambda: any("Streetline" in t for t in graph.texts("447700900002")))
         stop.set()
         await asyncio.wait_for(task, timeout=10)
     assert (tmp_path / "bot.db").exists()

@@ -117,6 +117,10 @@ def test_unknown_language_asks_in_every_language(engine: Engine) -> None:
     [reply] = chat.command("start", "vawg")
     assert [c.id for c in reply.choices] == [f"lang:{lang}" for lang in LANGS]
     assert [c.label for c in reply.choices] == [NATIVE_NAMES[lang] for lang in LANGS]
+    # The question itself is asked in every language: nobody can read one they don't know.
+    for question in ("Choose your language.", "اختر لغتك.", "Choisissez votre langue.",
+                     "Dooro luqaddaada.", "Elija su idioma."):  # fmt: skip
+        assert question in reply.text
     [after] = chat.press("lang:fr")
     assert chat.session.lang == "fr"
     assert chat.session.node == "topic:vawg"  # the deep link is not lost

@@ -12,7 +12,7 @@ from bot.directory import MAX_LABEL
 from bot.engine import MENU, Engine
 from bot.flows import FlowError, load_flows, mermaid
 from bot.i18n import LANGS
-from bot.types import Inbound
+from bot.types import Inbound, Reply
 from tests.conftest import Chat
 
 ACTIONS = {"act:exit", "act:forget_confirmed", "act:file_report", "act:cancel_report"}
@@ -37,14 +37,21 @@ def all_screens(content: Content) -> list[str]:
     ]
 
 
+def open_screen(engine: Engine, lang: str, screen: str) -> tuple[Chat, list[Reply]]:
+    """A chat in `lang` taken straight to `screen` from the menu; its replies."""
+    chat = Chat(engine, lang)
+    chat.session.node = "privacy.forget" if screen == "act:forget_confirmed" else MENU
+    if screen == "report.form.confirm":  # the summary needs answers to sum up
+        chat.session.data["draft"] = {"what": "Loud music", "where": "W10"}
+    return chat, chat.press(screen)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_screen_renders_in_every_language(
     engine: Engine, content: Content, lang: str
 ) -> None:
     for screen in all_screens(content):
-        chat = Chat(engine, lang)
-        chat.session.node = "privacy.forget" if screen == "act:forget_confirmed" else MENU
-        replies = chat.press(screen)
+        chat, replies = open_screen(engine, lang, screen)
         assert len(replies) == 1, screen
         reply = replies[0]
         assert chat.session.node == screen, f"{screen} fell back to {chat.session.node}"

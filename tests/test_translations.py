@@ -17,6 +17,7 @@ from bot.engine import Engine
 from bot.i18n import LANGS, LRI, PDI, negotiate, po_path
 from bot.text import fold
 from tests.conftest import TUESDAY_3PM, Chat
+from tests.test_flows import all_screens, open_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
@@ -124,11 +125,8 @@ def test_no_english_leaks_into_a_screen(engine: Engine, content: Content, lang: 
         singular(m) for m in cat
         if m.id and len(singular(m)) >= 12 and singular(m) not in translations(m)
     ]  # fmt: skip
-    screens = [*content.nodes, *(f"topic:{t}" for t in content.directory.topics),
-               *(f"svc:{s}" for s in content.directory.services)]  # fmt: skip
-    for screen in screens:
-        chat = Chat(engine, lang)
-        [reply] = chat.press(screen)
+    for screen in all_screens(content):
+        _chat, [reply] = open_screen(engine, lang, screen)
         shown = reply.text + "\n" + "\n".join(c.label for c in reply.choices)
         leaks = [e for e in english if e in shown]
         assert not leaks, f"{lang} {screen}: English shown: {leaks[:2]}"

@@ -63,6 +63,7 @@ class WhatsAppRig:
         before = len(self.graph.sent(ME))
         answer = await self.post(payload)
         assert answer.status_code == 200, answer.text
+        await self.channel.idle()  # the webhook answers at once; the replies follow
         return self.graph.sent(ME)[before:]
 
 
@@ -227,3 +228,17 @@ async def test_forget_me_erases_the_server_side(rig: WhatsAppRig) -> None:
     [done] = await rig.say(button_reply(ME, "act:forget_confirmed", "Yes, erase"))
     assert body(done).startswith("Done. Everything this assistant kept about you has been erased.")
     assert not rig.store.sessions
+
+
+async def test_one_persons_replies_keep_the_order_of_their_messages(rig: WhatsAppRig) -> None:
+    await rig.say(text_message(ME, "English"))
+    rig.graph.delay = 0.05  # each send takes a while, so a second turn could slip in between
+    danger = await rig.post(text_message(ME, "he has a knife outside my door now"))
+    privacy = await rig.post(text_message(ME, "/privacy"))
+    assert danger.status_code == privacy.status_code == 200  # both answered at once
+    await rig.channel.idle()
+    texts = rig.graph.texts(ME)
+    about = [i for i, t in enumerate(texts) if "kept" in t.lower()]
+    # The privacy screen comes last: everything the danger message brought came before it.
+    assert about == [len(texts) - 1], texts
+    assert any("999" in t and "55" in t for t in texts[:-1]), texts

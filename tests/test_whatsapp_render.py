@@ -24,7 +24,7 @@ from bot.whatsapp_channel import (
     to_whatsapp,
 )
 from tests.conftest import Chat
-from tests.test_flows import all_screens
+from tests.test_flows import all_screens, open_screen
 
 
 def check_limits(out: list[Outgoing]) -> None:
@@ -68,8 +68,7 @@ def test_every_screen_fits_whatsapp_in_every_language(
     engine: Engine, content: Content, lang: str
 ) -> None:
     for screen in all_screens(content):
-        chat = Chat(engine, lang)
-        [reply] = chat.press(screen)
+        _chat, [reply] = open_screen(engine, lang, screen)
         offered: list[str] = []
         for out in pages(reply, engine):
             check_limits(out)
