@@ -121,5 +121,14 @@ class Server(uvicorn.Server):
 
 def server(app: Starlette, port: int, host: str = "0.0.0.0") -> Server:
     """A quiet server: no access log, because URLs and addresses say who talked to us."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        # Longer than a reverse proxy's or Telegram's idle connection (nginx keeps 60 s): a
+        # caller reusing a connection just as we close it would see an error.
+        timeout_keep_alive=75,
+    )
     return Server(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,6 +22,8 @@ from bot.logs import configure_logging, scrub
 from bot.store import SqliteStore, load_secret
 from bot.types import Inbound
 from bot.web import create_app
+from tests.fake_telegram import FakeTelegram
+from tests.test_container import free_port
 from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 
@@ -91,6 +94,24 @@ def file_report(engine: Engine, data_dir: Path, what: str = "") -> str:
     [report] = store.reports()
     store.close()
     return report.reference
+
+
+async def bot_run(data_dir: Path, fake: FakeTelegram, token: str) -> asyncio.subprocess.Process:
+    """`bot run` polling the fake Bot API with `token`, in a subprocess; its output piped."""
+    env = {
+        **os.environ,
+        "BOT_DATA_DIR": str(data_dir),
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": fake.url,
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "NO_PROXY": "*",
+        "PTB_TIMEDELTA": "1",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
 
 
 def run_bot(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -183,26 +204,8 @@ def test_a_failure_is_logged_with_a_hashed_person_not_the_chat_id(
 
 
 async def test_a_wrong_bot_token_stops_bot_run_without_printing_it(tmp_path: Path) -> None:
-    import asyncio
-
-    from tests.fake_telegram import FakeTelegram
-    from tests.test_container import free_port
-
     async with FakeTelegram() as fake:
-        env = {
-            **os.environ,
-            "BOT_DATA_DIR": str(tmp_path),
-            "TELEGRAM_BOT_TOKEN": "999:WRONGTOKENPART",
-            "TELEGRAM_API_URL": fake.url,
-            "HOST": "127.0.0.1",
-            "PORT": str(free_port()),
-            "NO_PROXY": "*",
-            "PTB_TIMEDELTA": "1",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc = await bot_run(tmp_path, fake, "999:WRONGTOKENPART")
         out, err = await asyncio.wait_for(proc.communicate(), 60)
     said = (out + err).decode()
     assert proc.returncode == 2, said
@@ -212,8 +215,6 @@ async def test_a_wrong_bot_token_stops_bot_run_without_printing_it(tmp_path: Pat
 async def test_bot_run_applies_the_retention_rules_every_day(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-
     from bot import runner
     from bot.types import Session
 
@@ -245,27 +246,10 @@ def test_debug_logging_never_lets_the_libraries_log_peoples_words() -> None:
 async def test_sigterm_finishes_the_message_in_hand_then_closes_the_database(
     tmp_path: Path,
 ) -> None:
-    import asyncio
     import signal
 
-    from tests.fake_telegram import FakeTelegram
-    from tests.test_container import free_port
-
     async with FakeTelegram() as fake:
-        env = {
-            **os.environ,
-            "BOT_DATA_DIR": str(tmp_path),
-            "TELEGRAM_BOT_TOKEN": fake.token,
-            "TELEGRAM_API_URL": fake.url,
-            "HOST": "127.0.0.1",
-            "PORT": str(free_port()),
-            "NO_PROXY": "*",
-            "PTB_TIMEDELTA": "1",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc = await bot_run(tmp_path, fake, fake.token)
         await fake.wait_for(lambda: any(c.method == "getUpdates" for c in fake.calls), 60)
         fake.delay = 1.0  # every answer from Telegram now takes a second
         fake.user_message(77, "/start")
