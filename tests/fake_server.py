@@ -25,6 +25,19 @@ class Stall:
     seconds: float  # the longest hold: a client still waiting then gets its answer, late
 
 
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
 async def hold(receive: Receive, seconds: float) -> bool:
     """Wait until the client hangs up (its timeout passed) or `seconds` pass; True if it hung up."""
     # Call this only once the request body has been read: then uvicorn's receive() returns

@@ -25,7 +25,7 @@ from http import HTTPStatus
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fake_server import LocalServer, Stall, hold
+from tests.fake_server import LocalServer, Stall, hold, read_body
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
@@ -627,26 +627,13 @@ class FakeTelegram(LocalServer):
         """The ASGI application: route /bot<token>/<method> to its handler."""
         if scope["type"] != "http":
             return
-        body = await self._read_body(receive)
+        body = await read_body(receive)
         status, payload = await self._answer(scope, body, receive)
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
         self._wake()
-
-    @staticmethod
-    async def _read_body(receive: Receive) -> bytes:
-        """The whole request body."""
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
 
     async def _answer(self, scope: Scope, body: bytes, receive: Receive) -> tuple[int, JSON]:
         """Record the call and compute its (status, JSON answer)."""

@@ -33,7 +33,7 @@ from typing import Any, Literal, NoReturn
 
 import phonenumbers
 
-from tests.fake_server import LocalServer, Stall, hold
+from tests.fake_server import LocalServer, Stall, hold, read_body
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
@@ -483,7 +483,7 @@ class FakeGraph(LocalServer):
         """The ASGI application: route POST /v{version}/{phone_id}/messages."""
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         status, payload = await self._answer(scope, body, receive)
         data = json.dumps(payload, separators=(",", ":")).encode()
         headers = [
@@ -596,19 +596,6 @@ class FakeGraph(LocalServer):
         if body.get("type") == "template":
             message["message_status"] = "accepted"
         return {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """The whole request body."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _is_to(body: JSON, wa_id: str) -> bool:
