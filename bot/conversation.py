@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
@@ -18,9 +18,7 @@ from bot.locks import KeyedLocks
 from bot.reports import Report
 from bot.store import SESSION_TTL, STORE_ERRORS, Store, today
 from bot.types import Choice, Effect, Inbound, Reply, Session
-
-if TYPE_CHECKING:
-    from bot.worker import EngineProcess
+from bot.worker import EngineProcess, WorkerError
 
 log = logging.getLogger("bot.conversation")
 
@@ -159,8 +157,6 @@ class Conversations:
         async with self._locks.hold(key):
             if self.remote is None:
                 return self.handle(channel, user_id, inbound, update_id)
-            from bot.worker import WorkerError
-
             try:
                 replies, report = await self.remote.handle(channel, user_id, inbound, update_id)
             except WorkerError as exc:
