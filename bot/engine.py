@@ -332,6 +332,12 @@ class Engine:
     def _search(self, st: _State, text: str) -> None:
         _ = self.tr(st)
         hits = self.searcher.search(text, limit=3)
+        tip = self.searcher.tip(text)
+        if tip and tip.id in self.content.nodes and (not hits or tip.score >= hits[0].score):
+            # Asking how to stay safe: the advice itself, rather than a helpline.
+            st.events.append(("search", "tip"))
+            self._show(st, tip.id)
+            return
         st.events.append(("search", "hit" if hits else "miss"))
         if not hits:
             self._nudge(st, _("Sorry, I couldn't find a service for that. Pick a topic:"), "help")

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bot.i18n import LANGS, Catalogs
-from bot.search import load_search_words
+from bot.search import WORD_GROUPS, load_search_words
 from bot.text import terms
 
 PERSIAN_LETTERS = frozenset("پچژگ")  # letters Farsi has and Arabic does not
@@ -24,7 +24,7 @@ class LanguageGuesser:
         for lang in LANGS:
             lines = list(catalogs.texts(lang))
             data = search.get(lang, {})
-            for group in ("topics", "services"):
+            for group in WORD_GROUPS:
                 for items in (data.get(group) or {}).values():
                     lines += [str(item) for item in items or []]
             lines += [str(item) for item in data.get("danger") or []]

@@ -18,7 +18,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from bot.i18n import Catalogs
-from bot.search import load_search_words
+from bot.search import WORD_GROUPS, load_search_words
 from bot.text import terms
 
 MIN_WORD = 3  # shorter words ("he", "a", "في") are optional: people word the same danger many ways
@@ -180,7 +180,7 @@ class DangerDetector:
         for lang_data in data.values():
             n_danger += count(danger, map(str, lang_data.get("danger") or []))  # type: ignore[call-overload]
             n_ordinary += count(ordinary, map(str, lang_data.get("not_danger") or []))  # type: ignore[call-overload]
-            for group in ("topics", "services"):
+            for group in WORD_GROUPS:
                 for items in (lang_data.get(group) or {}).values():  # type: ignore[attr-defined]
                     n_ordinary += count(ordinary, map(str, items or []))
         if catalogs is not None:

@@ -24,6 +24,8 @@ MIN_FUZZY_CHARS = 5  # shorter words must match exactly: "hit" is not "hat"
 
 # How much a match on each kind of words counts towards a service.
 W_NAME, W_SERVICE_WORD, W_TOPIC_WORD, W_DESCRIPTION = 3.0, 2.5, 1.4, 0.35
+# The groups of everyday words in a search.yaml: for topics, for services, for the tips screens.
+WORD_GROUPS = ("topics", "services", "tips")
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,13 @@ class _Index:
     # Phrases by word count and first letter: a typo rarely hits the first letter, and
     # comparing only within a bucket keeps fuzzy matching fast however many words we know.
     buckets: dict[tuple[int, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    # Whether each word of a phrase also counts alone; not for tips, where "bike" alone more
+    # likely means a stolen one than a question about keeping one safe.
+    words_alone: bool = True
 
     def add(self, text: str, service: str, weight: float) -> None:
         ws = terms(text)
-        if len(ws) > 1:
+        if len(ws) > 1 and self.words_alone:
             # Each telling word of a phrase also counts alone, more weakly: people reword.
             for w in ws:
                 if len(w) >= 4:
@@ -120,28 +125,32 @@ class Searcher:
                 weight = W_TOPIC_WORD / (1 + 0.08 * rank)
                 for w in topic_words:
                     index.add(w, service.id, weight)
-        n = len(directory.services)
-        self._idf = {
-            phrase: math.log(1 + n / len(services)) / math.log(1 + n)
-            for phrase, services in index.targets.items()
-        }
-        self._index = index
+        self._index, self._idf = index, _idf(index, len(directory.services))
+        # Crime-prevention advice: "how do I keep my bike safe" wants the tips, not a helpline.
+        tips = _Index(words_alone=False)
+        for lang_words in extra.values():
+            for screen, words in (lang_words.get("tips") or {}).items():
+                for w in words or []:
+                    tips.add(str(w), str(screen), W_SERVICE_WORD)
+        screens = {sid for targets in tips.targets.values() for sid in targets}
+        self._tips, self._tips_idf = tips, _idf(tips, max(len(screens), 1))
+        self._tips_order = {sid: i for i, sid in enumerate(sorted(screens))}
 
-    def _matches(self, query_words: list[str]) -> list[tuple[int, str, float]]:
+    def _matches(self, index: _Index, query_words: list[str]) -> list[tuple[int, str, float]]:
         """(query position, phrase, similarity 0-1) for every phrase the query contains."""
         found: list[tuple[int, str, float]] = []
         for n in range(1, MAX_NGRAM + 1):
             grams = [" ".join(query_words[i : i + n]) for i in range(len(query_words) - n + 1)]
-            phrases = self._index.phrases.get(n, [])
+            phrases = index.phrases.get(n, [])
             if not grams or not phrases:
                 continue
-            exact = self._index.targets
+            exact = index.targets
             for i, g in enumerate(grams):
                 if g in exact:
                     found.append((i, g, 1.0))
                 elif n == 1 and len(g) >= 4:
                     # One word the start of the other: "gang"/"gangs", "drinkers"/"drinking".
-                    for stem in self._index.stems.get(g[:4], []):
+                    for stem in index.stems.get(g[:4], []):
                         short, long_ = sorted((g, stem), key=len)
                         if long_.startswith(short[: max(4, len(short) - 2)]) and stem != g:
                             found.append((i, stem, 0.85))
@@ -150,7 +159,7 @@ class Searcher:
                 if len(g) >= MIN_FUZZY_CHARS:
                     by_letter[g[0]].append((i, g))
             for letter, fuzzy in by_letter.items():
-                bucket = self._index.buckets.get((n, letter))
+                bucket = index.buckets.get((n, letter))
                 if not bucket:
                     continue
                 matrix = process.cdist(
@@ -165,17 +174,35 @@ class Searcher:
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
         """The best services for `query`, best first."""
+        return self._rank(self._index, self._idf, self._order, query)[:limit]
+
+    def tip(self, query: str) -> Hit | None:
+        """The tips screen `query` asks for, if any."""
+        found = self._rank(self._tips, self._tips_idf, self._tips_order, query)
+        return found[0] if found else None
+
+    def _rank(
+        self, index: _Index, idf: dict[str, float], order: dict[str, int], query: str
+    ) -> list[Hit]:
         query_words = terms(query)[:60]
         if not query_words:
             return []
-        # For each service, each query position counts once: its best phrase.
+        # For each target, each query position counts once: its best phrase.
         best: dict[str, dict[int, float]] = defaultdict(dict)
-        for pos, phrase, sim in self._matches(query_words):
+        for pos, phrase, sim in self._matches(index, query_words):
             length_bonus = 1 + 0.35 * (phrase.count(" "))
-            for sid, weight in self._index.targets[phrase].items():
-                value = weight * self._idf[phrase] * sim * sim * length_bonus
+            for sid, weight in index.targets[phrase].items():
+                value = weight * idf[phrase] * sim * sim * length_bonus
                 if value > best[sid].get(pos, 0.0):
                     best[sid][pos] = value
         scored = {sid: 100 * (1 - math.exp(-sum(v.values()) / 2.5)) for sid, v in best.items()}
-        ranked = sorted(scored.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
-        return [Hit(sid, round(s, 1)) for sid, s in ranked if s >= MIN_SCORE][:limit]
+        ranked = sorted(scored.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+        return [Hit(sid, round(s, 1)) for sid, s in ranked if s >= MIN_SCORE]
+
+
+def _idf(index: _Index, n: int) -> dict[str, float]:
+    """How telling each phrase is: rarer across the `n` targets, more telling."""
+    return {
+        phrase: math.log(1 + n / len(targets)) / math.log(1 + n)
+        for phrase, targets in index.targets.items()
+    }

@@ -186,6 +186,29 @@ def test_search_words_name_only_real_topics_and_services(engine: Engine, lang: s
 
     words = load_search_words(engine.content.locales).get(lang, {})
     directory = engine.content.directory
-    assert set(words) <= {"topics", "services", "danger", "not_danger"}, lang
+    assert set(words) <= {"topics", "services", "tips", "danger", "not_danger"}, lang
     assert set(words.get("topics") or {}) <= set(directory.topics), lang
     assert set(words.get("services") or {}) <= set(directory.services), lang
+    tips = set(words.get("tips") or {})
+    assert tips <= {n for n in engine.content.nodes if n.split(".")[0] == "tips"}, lang
+
+
+@pytest.mark.parametrize(
+    ("text", "screen"),
+    [
+        ("tips to keep my bike safe", "tips.vehicle"),
+        ("how can I protect my home from burglars", "tips.home"),
+        ("how to avoid scams", "tips.fraud"),
+        ("keep my phone safe", "tips.phone"),
+    ],
+)
+def test_asking_how_to_stay_safe_opens_the_tips(chat: Chat, text: str, screen: str) -> None:
+    [reply] = chat.say(text)
+    assert chat.session.node == screen
+    assert "Angelou" not in reply.text and "Community Trigger" not in reply.text
+
+
+@pytest.mark.parametrize("text", ["my bike was stolen", "my phone was snatched", "stolen bike"])
+def test_a_crime_that_happened_still_finds_the_services(chat: Chat, text: str) -> None:
+    [reply] = chat.say(text)
+    assert chat.session.node == "results" and "101" in reply.text
