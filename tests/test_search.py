@@ -212,3 +212,40 @@ def test_asking_how_to_stay_safe_opens_the_tips(chat: Chat, text: str, screen: s
 def test_a_crime_that_happened_still_finds_the_services(chat: Chat, text: str) -> None:
     [reply] = chat.say(text)
     assert chat.session.node == "results" and "101" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("text", "screen"),
+    [
+        ("comment protéger mon vélo", "tips.vehicle"),
+        ("como proteger minha bicicleta", "tips.vehicle"),
+        ("como proteger mi bici", "tips.vehicle"),
+        ("كيف احمي بيتي من الحرامية", "tips.home"),
+        ("چطور کلاهبرداری رو تشخیص بدم", "tips.fraud"),
+        ("sidee looga badbaado shirqoolka", "tips.fraud"),
+    ],
+)
+def test_tips_are_found_in_every_language(engine: Engine, text: str, screen: str) -> None:
+    tip = engine.searcher.tip(text)
+    hits = engine.searcher.search(text)
+    assert tip is not None and tip.id == screen, (text, tip)
+    assert not hits or tip.score >= hits[0].score, (text, tip, hits[:1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on m'a volé mon vélo",
+        "roubaram a minha bicicleta",
+        "me robaron la bici",
+        "سرقوا البسكليت",
+        "گوشیمو دزدیدن",
+        "baaskiilkayga waa la xaday",
+    ],
+)
+def test_a_theft_in_any_language_is_not_taken_for_a_tips_question(
+    engine: Engine, text: str
+) -> None:
+    tip = engine.searcher.tip(text)
+    [best, *_rest] = engine.searcher.search(text)
+    assert tip is None or tip.score < best.score, (text, tip, best)
