@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import re
 from pathlib import Path
 
@@ -94,7 +95,12 @@ def test_numbers_links_placeholders_and_markup_survive(lang: str) -> None:
 @pytest.mark.parametrize("lang", OTHERS)
 def test_plural_forms_fit_the_language(lang: str) -> None:
     cat = catalog(lang)
-    assert cat.num_plurals == get_plural(lang).num_plurals
+    expected = get_plural(lang)
+    assert cat.num_plurals == expected.num_plurals
+    # The header's rule picks the same form as the language's CLDR rule, counts in the millions too.
+    ours, cldr = gettext.c2py(cat.plural_expr), gettext.c2py(expected.plural_expr)
+    for n in [*range(0, 1001), 1_000_000, 2_000_000, 1_000_001]:
+        assert ours(n) == cldr(n), f"{lang}: {n} takes form {ours(n)}, not {cldr(n)}"
     plurals = [m for m in cat if isinstance(m.id, tuple)]
     assert plurals, "the catalog has plural messages"
     for m in plurals:
