@@ -4,18 +4,22 @@ Run: .venv/bin/python bench/telegram_bench.py [--users 50] [--messages 20] [--ro
 Targets: `bot run` answers at least 0.9x as many messages a second as the echo bot (the ceiling a
 PTB bot reaches on this machine), and its p99 latency is at most 1.2x the echo bot's.
 
-Both bots run as subprocesses, in turns (echo, ours, then ours, echo, ...: a slow spell of the
-machine hits both alike), each run polling its own fresh fake Bot API server
-(tests/fake_telegram.py, on 127.0.0.1 in this process; nothing goes online). Each bot's figures are
-its median run. The load is a closed loop: every simulated user (its own private chat) sends its
-messages one after another, each one only once the bot's first reply to the previous one has
-arrived; all users run at once. Latency is the time from queueing a user's update to the arrival of
-the bot's first sendMessage answering it; throughput is messages answered over the time from the
-first update queued to the last reply. `bot run` may answer one message with several; a calibration
-pass (one chat per script, pausing until the bot is quiet after each message, uncounted, and also
-the warm-up) learns how many, so each first reply is matched to the right message. Both bots get
-the same texts: /start (with a language_code, so no language question), then questions typed in
-seven languages and commands. The default load (three rounds) takes about two minutes on a 2-core
+The bots run as subprocesses, in turns (echo, ours, echo-aio, then the other way round: a slow
+spell of the machine hits all alike), each run polling its own fresh fake Bot API server
+(tests/fake_telegram.py, on 127.0.0.1 in this process; nothing goes online). Each bot's figures
+are its median run. `bot run` sends through aiohttp (bot/telegram_http.py) rather than PTB's
+default httpx; echo-aio, the echo bot on that same transport, is measured for information only:
+it shows what the assistant's own work costs, transport aside.
+
+The load is a closed loop: every simulated user (its own private chat) sends its messages one
+after another, each one only once the bot's first reply to the previous one has arrived; all users
+run at once. Latency is the time from queueing a user's update to the arrival of the bot's first
+sendMessage answering it; throughput is messages answered over the time from the first update
+queued to the last reply. `bot run` may answer one message with several; a calibration pass (one
+chat per script, pausing until the bot is quiet after each message, uncounted, and also the
+warm-up) learns how many, so each first reply is matched to the right message. Every bot gets the
+same texts: /start (with a language_code, so no language question), then questions typed in seven
+languages and commands. The default load (three rounds) takes about three minutes on a 2-core
 machine; --quick (10 users x 5 messages, one round) is a smoke run. Exit status: 0 when every
 target is met, 1 when one is missed, 2 when a bot could not be measured.
 """
@@ -53,6 +57,7 @@ QUIET = 0.3  # calibration: the bot has finished answering after this long witho
 STOP_TIMEOUT = 15.0  # seconds for a graceful shutdown before the bot is killed
 USER_CHATS = 100_000  # measured users' chat ids start here
 CALIBRATION_CHATS = 900_000  # calibration chats, never measured
+ECHO_AIOHTTP = "echo-aio"  # the echo bot on `bot run`'s aiohttp transport: for information
 _T = TypeVar("_T")
 
 # A bare PTB echo bot, run as its own process like `bot run`: the ceiling for this machine.
@@ -71,13 +76,19 @@ async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.message.reply_text(update.message.text)
 
 
-app = (
+builder = (
     ApplicationBuilder()
     .token(os.environ["TELEGRAM_BOT_TOKEN"])
     .base_url(os.environ["ECHO_BASE_URL"])
     .concurrent_updates(True)
-    .build()
 )
+if os.environ.get("ECHO_AIOHTTP"):
+    # The same transport as `bot run`, to show what the bot's own work costs beside it.
+    from bot.telegram_http import AiohttpRequest
+
+    builder = builder.request(AiohttpRequest(connection_pool_size=16))
+    builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
+app = builder.build()
 app.add_handler(MessageHandler(filters.TEXT, echo))
 app.run_polling(allowed_updates=["message"], timeout=30, poll_interval=0.0)
 '''
@@ -194,6 +205,7 @@ class Result:
     mismatched: int = 0  # chats whose reply count differed from calibration
     failed: int = 0  # sendMessage calls the fake refused
     bot_cpu: float | None = None  # seconds of the bot process's CPU during the load
+    engine_cpu: float | None = None  # seconds of its child processes' CPU (`bot run`'s engine)
     bench_cpu: float = 0.0  # seconds of this process's CPU (fake server + users) during the load
 
     @property
@@ -311,10 +323,12 @@ def free_port() -> int:
 def bot_argv(name: str, work: Path, fake: FakeTelegram) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one bot."""
     env = base_env(work / "data")
-    if name == "echo":
+    if name.startswith("echo"):
         script = work / "echo_bot.py"
         script.write_text(ECHO_BOT, encoding="utf-8")
         env["ECHO_BASE_URL"] = fake.base_url
+        if name == ECHO_AIOHTTP:
+            env["ECHO_AIOHTTP"] = "1"
         return [sys.executable, str(script)], env
     env.update(
         HOST="127.0.0.1",
@@ -368,6 +382,16 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu(pid: int) -> float | None:
+    """CPU time so far of a process's children that are still running (Linux /proc), or None."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    times = [cpu_seconds(int(child)) for child in children]
+    return sum(t for t in times if t is not None)
 
 
 def own_cpu() -> float:
@@ -464,12 +488,16 @@ async def drive(
         raise BenchError(f"no getUpdates call within {READY_TIMEOUT:.0f}s") from None
     counts = await guarded(proc, calibrate(fake, replies, kinds))
     cpu_before, bench_before = cpu_seconds(proc.pid), own_cpu()
+    engine_before = children_cpu(proc.pid)
     start, expected = await guarded(proc, load(fake, replies, kinds, counts, users, result))
     ends = [await guarded(proc, replies.nth(chat, n - 1)) for chat, n in expected.items()]
     cpu_after, bench_after = cpu_seconds(proc.pid), own_cpu()
+    engine_after = children_cpu(proc.pid)
     result.seconds = max(ends) - start
     if cpu_before is not None and cpu_after is not None:
         result.bot_cpu = cpu_after - cpu_before
+    if engine_before and engine_after:  # the echo bots have no child
+        result.engine_cpu = engine_after - engine_before
     result.bench_cpu = bench_after - bench_before
     await asyncio.sleep(QUIET)  # a reply beyond the calibrated ones would show up now
     result.sends = sum(len(replies.arrivals[chat]) for chat in expected)
@@ -528,8 +556,9 @@ def row(label: str, r: Result) -> str:
     """One line of the table."""
     sends = r.sends / r.answered if r.answered else 0.0
     return (
-        f"{label:10}{r.answered:>9}{r.seconds:>9.2f}{r.rate:>8.1f}{r.percentile(50):>8.1f}"
+        f"{label:12}{r.answered:>9}{r.seconds:>9.2f}{r.rate:>8.1f}{r.percentile(50):>8.1f}"
         f"{r.percentile(99):>8.1f}{sends:>10.2f}{r.per_message(r.bot_cpu):>16}"
+        f"{r.per_message(r.engine_cpu):>19}"
         f"{r.per_message(r.bench_cpu):>17}"
     )
 
@@ -542,8 +571,9 @@ def report(runs: dict[str, list[Result]], users: int, messages: int) -> bool:
         "limit, so the overall rate limiter is off, as in the echo bot.\n"
     )
     head = (
-        f"{'run':10}{'answered':>9}{'seconds':>9}{'msg/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'sends/msg':>10}{'bot CPU ms/msg':>16}{'fake CPU ms/msg':>17}"
+        f"{'run':12}{'answered':>9}{'seconds':>9}{'msg/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'sends/msg':>10}{'bot CPU ms/msg':>16}{'engine CPU ms/msg':>19}"
+        f"{'fake CPU ms/msg':>17}"
     )
     print(head)
     print("-" * len(head))
@@ -555,8 +585,9 @@ def report(runs: dict[str, list[Result]], users: int, messages: int) -> bool:
     for name, r in medians.items():
         print(row(f"{name} med", r))
     print(
-        "(fake CPU: this process, the fake server and the simulated users together; "
-        "'med' is each bot's run with the median throughput)"
+        "(bot CPU: the bot's main process; engine CPU: `bot run`'s engine process; fake CPU: this "
+        "process, the fake server and the simulated users together; 'med' is each bot's run "
+        "with the median throughput)"
     )
     echo, ours = medians["echo"], medians["ours"]
     throughput = ours.rate / echo.rate if echo.rate else 0.0
@@ -570,6 +601,13 @@ def report(runs: dict[str, list[Result]], users: int, messages: int) -> bool:
         f"{THROUGHPUT_TARGET}x)  {verdict[ok_rate]}\n"
         f"ours/echo p99 latency {p99:.2f}x  (median p99s: {ours_p99:.0f} / "
         f"{echo_p99:.0f} ms; target <= {P99_TARGET}x)  {verdict[ok_p99]}"
+    )
+    same = medians[ECHO_AIOHTTP]
+    same_p99 = statistics.median(r.percentile(99) for r in runs[ECHO_AIOHTTP])
+    print(
+        f"for information, beside the echo bot on the same aiohttp transport: throughput "
+        f"{ours.rate / same.rate if same.rate else 0.0:.2f}x, p99 latency "
+        f"{ours_p99 / same_p99 if same_p99 else float('inf'):.2f}x"
     )
     clean = True
     for name, results in runs.items():
@@ -587,12 +625,13 @@ def report(runs: dict[str, list[Result]], users: int, messages: int) -> bool:
 
 
 async def run(users: int, messages: int, rounds: int) -> bool:
-    """Measure the two bots in turns (echo, ours, ours, echo, ...); report."""
-    runs: dict[str, list[Result]] = {"echo": [], "ours": []}
+    """Measure the bots in turns (echo, ours, echo-aio, then the other way round, ...); report."""
+    names = ("echo", "ours", ECHO_AIOHTTP)
+    runs: dict[str, list[Result]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="telegram-bench-") as tmp:
         for i in range(rounds):
             # Alternate which goes first, so a slow spell on the machine hits both alike.
-            for name in ("echo", "ours") if i % 2 == 0 else ("ours", "echo"):
+            for name in names if i % 2 == 0 else names[::-1]:
                 print(f"round {i + 1}/{rounds}: measuring {name}...", flush=True)
                 work = Path(tmp) / f"{i}"
                 work.mkdir(exist_ok=True)

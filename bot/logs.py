@@ -90,7 +90,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.setLevel(level)
     # The HTTP client logs every request URL at INFO, and Telegram's URLs carry the bot token;
     # the channel libraries log whole updates (people's words) at DEBUG. Neither, even at DEBUG.
-    for chatty in ("httpx", "httpcore"):
+    for chatty in ("httpx", "httpcore", "aiohttp"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     for library in ("telegram", "pywa", "pywa_async", "uvicorn"):
         logging.getLogger(library).setLevel(max(logging.INFO, logging.getLevelName(level)))

