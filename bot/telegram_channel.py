@@ -57,6 +57,7 @@ DELETE_WINDOW = 48 * 3600 - 300  # a bot may delete messages for 48 hours; keep 
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 MAX_ERASE = 10_000  # ids one quick exit asks to delete, at most (a hundred calls)
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short
+SENT_KEEPS = ("message_id", "date", "chat")  # what python-telegram-bot needs to make a Message
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # Connections for sending: 16 calls of ~100 ms each carry 160 a second, over five times
 # Telegram's 30 messages a second.
@@ -147,13 +148,13 @@ class Requests(AiohttpRequest):
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
-        """Telegram's answer, without the keyboard it echoes back in each message sent."""
+        """Telegram's answer; of a message sent, only what says which message it was."""
         data = BaseRequest.parse_json_payload(payload)
         result = data.get("result")
-        if isinstance(result, dict):
-            # The bot only needs a sent message's id; rebuilding its buttons costs more than
-            # building them did.
-            result.pop("reply_markup", None)
+        if isinstance(result, dict) and "message_id" in result:
+            # The bot needs only a sent message's id; rebuilding the text, its formatting and the
+            # buttons Telegram echoes back costs more than sending them did.
+            data["result"] = {key: result[key] for key in SENT_KEEPS if key in result}
         return data
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import ssl
+import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import certifi
@@ -29,6 +31,14 @@ def _given(value: ODVInput[float], default: float | None) -> float | None:
     return default if isinstance(value, DefaultValue) else value
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY name for this URL, unless NO_PROXY exempts its host."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 class AiohttpRequest(BaseRequest):
     """Sends the Bot API's calls through one aiohttp session with a bounded connection pool."""
 
@@ -48,6 +58,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}  # by scheme and host
 
     @property
     def read_timeout(self) -> float | None:
@@ -60,8 +71,10 @@ class AiohttpRequest(BaseRequest):
             # certifi's roots, as httpx uses: a slim container may have no system CA bundle.
             tls = ssl.create_default_context(cafile=certifi.where())
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=tls)
-            # trust_env: HTTPS_PROXY and friends apply, as they do for httpx.
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            # The proxy comes from env_proxy, once per host: aiohttp's trust_env would also read
+            # ~/.netrc in a thread on every call.
+            self._session = aiohttp.ClientSession(connector=connector)
+            self._proxies.clear()
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -107,9 +120,13 @@ class AiohttpRequest(BaseRequest):
             total=None if write is None or not files else write + (connect or 0.0),
         )
         headers = {"User-Agent": self.USER_AGENT}
+        parts = urlsplit(url)
+        where = (parts.scheme, parts.netloc)
+        if where not in self._proxies:
+            self._proxies[where] = env_proxy(url)
         try:
             async with self._session.request(
-                method, url, data=data, headers=headers, timeout=timeout
+                method, url, data=data, headers=headers, timeout=timeout, proxy=self._proxies[where]
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors

@@ -12,7 +12,7 @@ import telegram
 from aiohttp import BodyPartReader, web
 from telegram.error import NetworkError, TimedOut
 
-from bot.telegram_http import AiohttpRequest
+from bot.telegram_http import AiohttpRequest, env_proxy
 
 TOKEN = "777:SECRET-TOKEN"
 ME = {"id": 777, "is_bot": True, "first_name": "Safer K&C", "username": "saferkc_bot"}
@@ -134,3 +134,27 @@ async def test_calls_before_initialize_or_after_shutdown_are_refused() -> None:
     await request.shutdown()
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request("http://127.0.0.1:9/botX/getMe", "POST")
+
+
+async def test_the_proxy_the_environment_names_carries_the_calls(
+    server: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, seen = server
+    proxy = url.removesuffix("/bot")  # the little server stands in for the council's proxy
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    # A host that does not exist: only the proxy can answer for it.
+    base = "http://api.telegram.invalid/bot"
+    async with telegram.Bot(TOKEN, base_url=base, request=AiohttpRequest()) as bot:
+        await bot.send_message(5, "through the proxy")
+    assert seen.fields[-1]["text"] == "through the proxy"
+
+
+def test_no_proxy_exempts_a_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.council.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    assert env_proxy("https://api.telegram.org/bot1:x/getMe") == "http://proxy.council.example:3128"
+    assert env_proxy("https://127.0.0.1:8081/bot1:x/getMe") is None
