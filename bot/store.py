@@ -18,6 +18,7 @@ from bot.reports import Report
 from bot.types import Session
 
 SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages
+MESSAGE_IDS_TTL = 48 * 3600.0  # Telegram lets a bot delete a message for 48 hours, no longer
 
 
 BUSY_TIMEOUT = 10.0  # seconds to wait for another process's write (a backup, a purge) to finish
@@ -65,6 +66,12 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise if the store cannot be read."""
 
+    def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
+        """Remember (key, message id, when) of messages quick exit may delete after a restart."""
+
+    def take_message_ids(self, key: str) -> list[tuple[float, int]]:
+        """The (when, message id) remembered for a person, forgetting them."""
+
 
 class SqliteStore:
     """The production store: one SQLite file in WAL mode."""
@@ -96,6 +103,12 @@ class SqliteStore:
         self.db.table("processed").create(
             {"update_key": str, "at": float, "reference": str}, pk="update_key", if_not_exists=True
         )
+        # Ids and times only, never what the messages said: what quick exit deletes.
+        self.db.table("message_ids").create(
+            {"key": str, "message_id": int, "at": float},
+            pk=("key", "message_id"),
+            if_not_exists=True,
+        )
 
     def load_session(self, key: str, now: float) -> Session | None:
         """The person's session, unless it has expired."""
@@ -121,6 +134,7 @@ class SqliteStore:
         with self.db.conn:
             self.db.execute("delete from sessions where key = ?", [key])
             self.db.execute("delete from reports where user_key = ?", [key])
+            self.db.execute("delete from message_ids where key = ?", [key])
 
     def commit(
         self,
@@ -202,11 +216,33 @@ class SqliteStore:
             ).rowcount
             reports = self.db.execute("delete from reports where created_at < ?", [cutoff]).rowcount
             self.db.execute("delete from processed where at < ?", [now - 7 * 86400])
+            self.db.execute("delete from message_ids where at < ?", [now - MESSAGE_IDS_TTL])
         return int(sessions), int(reports)
 
     def ping(self) -> None:
         """Raise if the database cannot be read."""
         self.db.execute("select count(*) from sessions").fetchone()
+
+    def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
+        """Remember (key, message id, when) of messages quick exit may delete after a restart."""
+        with self.db.conn:
+            self.db.conn.executemany(
+                "insert or ignore into message_ids (key, message_id, at) values (?, ?, ?)", rows
+            )
+
+    def take_message_ids(self, key: str) -> list[tuple[float, int]]:
+        """The (when, message id) remembered for a person, forgetting them."""
+        conn = self.db.conn
+        conn.execute("begin immediate")
+        try:
+            sql = "select at, message_id from message_ids where key = ?"
+            found = [(float(at), int(mid)) for at, mid in conn.execute(sql, [key])]
+            conn.execute("delete from message_ids where key = ?", [key])
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        return found
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the database at `target`, taken while others keep writing."""
@@ -235,6 +271,7 @@ class MemoryStore:
         self.events: Counter[tuple[str, str, str, str, str]] = Counter()
         self.filed: list[tuple[Report, str | None]] = []
         self.updates: dict[str, str | None] = {}
+        self.message_ids: dict[str, set[tuple[float, int]]] = {}
 
     def commit(
         self,
@@ -278,6 +315,16 @@ class MemoryStore:
         """Erase every row about the person."""
         self.sessions.pop(key, None)
         self.filed = [(r, k) for r, k in self.filed if k != key]
+        self.message_ids.pop(key, None)
+
+    def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
+        """Remember (key, message id, when) of messages quick exit may delete."""
+        for key, message_id, at in rows:
+            self.message_ids.setdefault(key, set()).add((at, message_id))
+
+    def take_message_ids(self, key: str) -> list[tuple[float, int]]:
+        """The (when, message id) remembered for a person, forgetting them."""
+        return sorted(self.message_ids.pop(key, set()))
 
     def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
         """Add to the aggregate counts."""
@@ -299,6 +346,10 @@ class MemoryStore:
         cutoff = datetime.fromtimestamp(now - report_days * 86400, UTC).isoformat()
         kept = [(r, k) for r, k in self.filed if r.created_at >= cutoff]
         gone, self.filed = len(self.filed) - len(kept), kept
+        for key, ids in list(self.message_ids.items()):
+            ids -= {entry for entry in ids if entry[0] < now - MESSAGE_IDS_TTL}
+            if not ids:
+                del self.message_ids[key]
         return len(old), gone
 
 

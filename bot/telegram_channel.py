@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import html
@@ -9,7 +10,7 @@ import logging
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -44,6 +45,7 @@ from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
 from bot.retry import retrying
 from bot.settings import Settings
+from bot.store import STORE_ERRORS
 from bot.telegram_http import AiohttpRequest
 from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
@@ -62,6 +64,9 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # Connections for sending: 16 calls of ~100 ms each carry 160 a second, over five times
 # Telegram's 30 messages a second.
 POOL_SIZE = 16
+# Seconds between writes of new message ids to the store, so quick exit still deletes what came
+# before a restart; a graceful stop writes them all.
+SAVE_IDS_EVERY = 10.0
 
 # The commands Telegram lists in its menu, with descriptions in every language.
 COMMANDS = (
@@ -124,22 +129,39 @@ class SentMessages:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._ids: defaultdict[int, deque[tuple[float, int]]] = defaultdict(deque)
+        self._unsaved: list[tuple[int, int, float]] = []  # chat, message id, when
 
     def add(self, chat_id: int, message_id: int, at: float | None = None) -> None:
         """Remember one message; ids past Telegram's deletion window are dropped."""
-        ids = self._ids[chat_id]
-        ids.append((self._clock() if at is None else at, message_id))
+        at = self._clock() if at is None else at
+        self._ids[chat_id].append((at, message_id))
+        self._unsaved.append((chat_id, message_id, at))
         self._expire(chat_id)
 
-    def take(self, chat_id: int) -> list[int]:
-        """Every id still deletable in a chat, forgetting them all."""
-        self._expire(chat_id)
-        return sorted({mid for _at, mid in self._ids.pop(chat_id, deque())})
+    def take(self, chat_id: int, stored: Iterable[tuple[float, int]] = ()) -> list[int]:
+        """Every id still deletable in a chat, with any stored before a restart; forgets them."""
+        oldest = self._clock() - DELETE_WINDOW
+        ids = [*self._ids.pop(chat_id, deque()), *stored]
+        self.drop_unsaved(chat_id)
+        return sorted({mid for at, mid in ids if at >= oldest})
+
+    def unsaved(self) -> list[tuple[int, int, float]]:
+        """The (chat, id, when) added since the last call: what to write to the store next."""
+        rows, self._unsaved = self._unsaved, []
+        return rows
+
+    def requeue(self, rows: list[tuple[int, int, float]]) -> None:
+        """Put back rows the store could not take, to be written next time."""
+        self._unsaved[:0] = rows
+
+    def drop_unsaved(self, chat_id: int) -> None:
+        """Write nothing more about this chat: it was erased, or the person said forget me."""
+        self._unsaved = [row for row in self._unsaved if row[0] != chat_id]
 
     def _expire(self, chat_id: int) -> None:
         ids = self._ids[chat_id]
         oldest = self._clock() - DELETE_WINDOW
-        while ids and ids[0][0] < oldest:
+        while ids and ids[0][0] < oldest:  # added in time order: the oldest are first
             ids.popleft()
 
 
@@ -196,6 +218,7 @@ class TelegramChannel:
         self.conversations = conversations
         self.settings = settings
         self.sent = SentMessages(clock)
+        self._saving: asyncio.Task[None] | None = None
         self._retry_pause = 0.5
         # Telegram allows about 30 messages a second in all; the limiter also waits out 429s.
         limiter = AIORateLimiter(overall_max_rate=max_rate or 0, max_retries=3)
@@ -241,15 +264,42 @@ class TelegramChannel:
             await self.app.updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0
             )
+        self._saving = asyncio.create_task(self._save_ids_often())
         log.info("telegram started", extra={"mode": "webhook" if url else "polling"})
 
     async def stop(self) -> None:
-        """Stop taking updates, finish the ones in hand, disconnect."""
+        """Stop taking updates, finish the ones in hand, keep the message ids, disconnect."""
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
+        if self._saving is not None:
+            self._saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saving
+        self.save_ids()
         await self.app.shutdown()
+
+    def _key(self, chat_id: int) -> str:
+        """The person's key: in a private chat, the chat id is the user id."""
+        return self.conversations.key(CHANNEL, str(chat_id))
+
+    def save_ids(self) -> None:
+        """Write the message ids added since last time, so a restart does not lose them."""
+        rows = self.sent.unsaved()
+        if not rows:
+            return
+        try:
+            store = self.conversations.store
+            store.keep_message_ids([(self._key(chat), mid, at) for chat, mid, at in rows])
+        except STORE_ERRORS as exc:
+            log.warning("could not keep message ids: %s", type(exc).__name__)
+            self.sent.requeue(rows)  # tried again next time
+
+    async def _save_ids_often(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_IDS_EVERY)
+            self.save_ids()
 
     @property
     def webhook_secret(self) -> str:
@@ -342,6 +392,9 @@ class TelegramChannel:
                     [[button]], resize_keyboard=True, one_time_keyboard=True
                 )
                 await self._send(chat_id, html.escape(_(SHARE_LOCATION_HINT)), markup_loc)
+        if any(Effect.FORGET in reply.effects for reply in replies):
+            # After the answer is sent, so not even its id is kept.
+            self._forget_ids(chat_id)
 
     async def _send(self, chat_id: int, text: str, markup: Any) -> None:
         try:
@@ -359,9 +412,22 @@ class TelegramChannel:
             return
         self.sent.add(chat_id, sent.message_id)
 
+    def _stored_ids(self, chat_id: int) -> list[tuple[float, int]]:
+        """The chat's message ids kept in the store (from before a restart), removed from it."""
+        try:
+            return self.conversations.store.take_message_ids(self._key(chat_id))
+        except STORE_ERRORS as exc:
+            log.warning("could not read message ids: %s", type(exc).__name__)
+            return []
+
+    def _forget_ids(self, chat_id: int) -> None:
+        """Forget me: keep no message ids in the store (quick exit still works until a restart)."""
+        self.sent.drop_unsaved(chat_id)
+        self._stored_ids(chat_id)
+
     async def erase(self, chat_id: int) -> None:
         """Delete every message of the chat the bot still can, both ways, in batches."""
-        known = self.sent.take(chat_id)
+        known = self.sent.take(chat_id, self._stored_ids(chat_id))
         if not known:
             return
         # A private chat numbers its messages one after another, both ways: deleting the whole

@@ -9,7 +9,14 @@ import pytest
 
 from bot.conversation import Conversations
 from bot.engine import Engine
-from bot.store import SESSION_TTL, MemoryStore, SqliteStore, Store, load_secret
+from bot.store import (
+    MESSAGE_IDS_TTL,
+    SESSION_TTL,
+    MemoryStore,
+    SqliteStore,
+    Store,
+    load_secret,
+)
 from bot.types import Inbound, Session
 from tests.conftest import TUESDAY_3PM
 
@@ -34,6 +41,18 @@ def test_forget_removes_the_session(store: Store) -> None:
     store.forget("k1")
     assert store.load_session("k1", NOW) is None
     assert store.load_session("k2", NOW) is not None
+
+
+def test_message_ids_are_taken_once_and_go_with_forget_and_after_48_hours(store: Store) -> None:
+    store.keep_message_ids([("k1", 10, NOW), ("k1", 11, NOW + 1), ("k2", 3, NOW)])
+    store.keep_message_ids([("k1", 11, NOW + 1)])  # written twice, kept once
+    assert store.take_message_ids("k1") == [(NOW, 10), (NOW + 1, 11)]
+    assert store.take_message_ids("k1") == []  # taken: quick exit deleted them
+    store.forget("k2")
+    assert store.take_message_ids("k2") == []
+    store.keep_message_ids([("k3", 1, NOW), ("k3", 2, NOW + MESSAGE_IDS_TTL)])
+    store.purge(NOW + MESSAGE_IDS_TTL + 1)
+    assert store.take_message_ids("k3") == [(NOW + MESSAGE_IDS_TTL, 2)]
 
 
 def test_events_are_aggregated(store: Store) -> None:

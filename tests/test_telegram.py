@@ -58,8 +58,8 @@ async def start(
 ) -> AsyncIterator[Callable[..., Any]]:
     started: list[TelegramChannel] = []
 
-    async def _start(**changes: Any) -> Running:
-        store = MemoryStore()
+    async def _start(store: MemoryStore | None = None, **changes: Any) -> Running:
+        store = store if store is not None else MemoryStore()
         conv = Conversations(engine, store, b"k" * 32)
         channel = TelegramChannel(conv, settings_for(fake, tmp_path, **changes), max_rate=0)
         channel._retry_pause = 0.01
@@ -164,6 +164,52 @@ async def test_quick_exit_deletes_both_sides_and_the_session(
     assert [m["text"] for m in left] == ["Cleared. Send any message to start again."]
     deleted = {i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]}
     assert deleted == before | {max(before) + 1}  # everything before, and the /exit itself
+    assert not running.store.sessions
+
+
+async def test_quick_exit_after_a_restart_still_deletes_what_came_before(
+    fake: FakeTelegram, start: Callable[..., Any]
+) -> None:
+    first = await start()
+    fake.user_message(14, "/start")
+    await replies_to(fake, 14, 1)
+    fake.user_press(14, "help")
+    await replies_to(fake, 14, 2)
+    fake.user_press(14, "topic:vawg")
+    await replies_to(fake, 14, 3)
+    before = set(fake.messages[14])
+    await first.channel.stop()  # a deployment: the new process knows nothing in memory
+    kept = first.store.message_ids
+    assert len(kept) == 1 and {mid for _at, mid in next(iter(kept.values()))} == before
+    again = await start(store=first.store)
+    fake.user_message(14, "/exit")
+    await fake.wait_for(
+        lambda: fake.calls_to("deleteMessages") and fake.sent(14)[-1]["text"].startswith("Cleared")
+    )
+    deleted = {i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]}
+    assert deleted == before | {max(before) + 1}  # everything before the restart, and /exit
+    assert [m["text"] for m in fake.messages[14].values()] == [
+        "Cleared. Send any message to start again."
+    ]
+    await again.channel.stop()
+    # Only the "Cleared" message is left to delete, should the person press quick exit again.
+    assert [len(ids) for ids in again.store.message_ids.values()] == [1]
+
+
+async def test_forget_me_keeps_no_message_ids(
+    fake: FakeTelegram, start: Callable[..., Any]
+) -> None:
+    running = await start()
+    fake.user_message(15, "/start")
+    await replies_to(fake, 15, 1)
+    running.channel.save_ids()  # as the channel does every few seconds
+    assert running.store.message_ids
+    fake.user_message(15, "/forget")
+    await replies_to(fake, 15, 2)
+    fake.user_press(15, "act:forget_confirmed")
+    await replies_to(fake, 15, 3)
+    await running.channel.stop()
+    assert not running.store.message_ids
     assert not running.store.sessions
 
 

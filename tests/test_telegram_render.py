@@ -109,3 +109,21 @@ def test_quick_exit_remembers_only_messages_still_deletable() -> None:
     assert sent.take(5) == [2, 3]  # message 1 is past Telegram's 48 hours
     assert sent.take(5) == []  # taken once
     assert sent.take(6) == [9]
+
+
+def test_ids_kept_before_a_restart_join_the_quick_exit_and_are_written_once() -> None:
+    now = [1_000_000.0]
+    sent = SentMessages(clock=lambda: now[0])
+    sent.add(5, 20)
+    sent.add(7, 4)
+    assert sent.unsaved() == [(5, 20, now[0]), (7, 4, now[0])]
+    assert sent.unsaved() == []  # each written once
+    sent.add(5, 21)
+    sent.add(7, 5)
+    stored = [(now[0] - DELETE_WINDOW - 1, 1), (now[0] - 60, 12)]  # from before a restart
+    assert sent.take(5, stored) == [12, 20, 21]  # 1 is past the 48 hours
+    assert sent.unsaved() == [(7, 5, now[0])]  # nothing more about the erased chat
+    sent.add(7, 6)
+    sent.drop_unsaved(7)  # forget me
+    assert sent.unsaved() == []
+    assert sent.take(7) == [4, 5, 6]  # quick exit still deletes them until a restart
