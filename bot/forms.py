@@ -26,6 +26,9 @@ ANSWER_LABELS = {
     "ongoing": N_("Still going on"),
     "contact": N_("Contact"),
 }
+# TRANSLATORS: one line of the summary a person checks before sending a report, such as
+# "What: graffiti". Keep {label} and {value}; French puts a non-breaking space before the colon.
+SUMMARY_LINE = N_("{label}: {value}")
 ANSWER_VALUES = {
     "now": N_("Now"),
     "today": N_("Today"),
@@ -69,7 +72,7 @@ def summary(draft: dict[str, Any], _: Translator) -> str:
         if key != "contact" and not value:
             continue
         shown = _(ANSWER_VALUES[value]) if value in ANSWER_VALUES and key != "what" else value
-        lines.append(f"{_(label)}: {shown}")
+        lines.append(_(SUMMARY_LINE).format(label=_(label), value=shown))
     return "\n".join(lines)
 
 

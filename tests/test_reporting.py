@@ -17,6 +17,7 @@ import pytest
 
 from bot.conversation import Conversations
 from bot.engine import Engine
+from bot.forms import summary
 from bot.reports import (
     REFERENCE_ALPHABET,
     community_trigger_applies,
@@ -320,3 +321,16 @@ def test_staff_message_and_listeners(engine: Engine) -> None:
     assert "What: Loud music from flat 3 every night" in message
     assert "Contact: none: anonymous" in message
     assert "Where: Golborne Road W10 5NR (in the borough: yes)" in message
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [("en", "What: graffiti on the bridge"), ("fr", "Quoi\u00a0: graffiti on the bridge")],
+)
+def test_the_summary_lines_follow_the_languages_punctuation(
+    engine: Engine, lang: str, line: str
+) -> None:
+    _ = engine.content.catalogs.get(lang)
+    text = summary({"what": "graffiti on the bridge", "when": "today"}, _)
+    assert text.splitlines()[0] == line  # the person's words as typed, braces and all
+    assert summary({"what": "{where} {0}"}, _).splitlines()[0].endswith(": {where} {0}")
