@@ -142,27 +142,39 @@ async def test_deep_link_opens_a_topic_in_a_language(
     assert "Midaye" in sent["text"]
 
 
+async def open_domestic_abuse(fake: FakeTelegram, chat: int) -> None:
+    """Start, Help, then the domestic abuse screen: three replies in the chat."""
+    fake.user_message(chat, "/start")
+    await replies_to(fake, chat, 1)
+    fake.user_press(chat, "help")
+    await replies_to(fake, chat, 2)
+    fake.user_press(chat, "topic:vawg")
+    await replies_to(fake, chat, 3)
+
+
+async def quick_exit(fake: FakeTelegram, chat: int) -> set[int]:
+    """Send /exit; once only the "Cleared" message is left, the ids Telegram was asked to delete."""
+    fake.user_message(chat, "/exit")
+    await fake.wait_for(
+        lambda: (
+            fake.calls_to("deleteMessages") and fake.sent(chat)[-1]["text"].startswith("Cleared")
+        )
+    )
+    left = [m["text"] for m in fake.messages[chat].values()]
+    assert left == ["Cleared. Send any message to start again."]
+    return {i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]}
+
+
 async def test_quick_exit_deletes_both_sides_and_the_session(
     fake: FakeTelegram, start: Callable[..., Any]
 ) -> None:
     running = await start()
-    fake.user_message(13, "/start")
-    await replies_to(fake, 13, 1)
-    fake.user_press(13, "help")
-    await replies_to(fake, 13, 2)
-    fake.user_press(13, "topic:vawg")
-    await replies_to(fake, 13, 3)
+    await open_domestic_abuse(fake, 13)
     fake.user_message(13, "my husband checks my phone")
     await replies_to(fake, 13, 4)
     assert running.store.sessions
     before = set(fake.messages[13])
-    fake.user_message(13, "/exit")
-    await fake.wait_for(
-        lambda: fake.calls_to("deleteMessages") and fake.sent(13)[-1]["text"].startswith("Cleared")
-    )
-    left = list(fake.messages[13].values())
-    assert [m["text"] for m in left] == ["Cleared. Send any message to start again."]
-    deleted = {i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]}
+    deleted = await quick_exit(fake, 13)
     assert deleted == before | {max(before) + 1}  # everything before, and the /exit itself
     assert not running.store.sessions
 
@@ -171,26 +183,14 @@ async def test_quick_exit_after_a_restart_still_deletes_what_came_before(
     fake: FakeTelegram, start: Callable[..., Any]
 ) -> None:
     first = await start()
-    fake.user_message(14, "/start")
-    await replies_to(fake, 14, 1)
-    fake.user_press(14, "help")
-    await replies_to(fake, 14, 2)
-    fake.user_press(14, "topic:vawg")
-    await replies_to(fake, 14, 3)
+    await open_domestic_abuse(fake, 14)
     before = set(fake.messages[14])
     await first.channel.stop()  # a deployment: the new process knows nothing in memory
     kept = first.store.message_ids
     assert len(kept) == 1 and {mid for _at, mid in next(iter(kept.values()))} == before
     again = await start(store=first.store)
-    fake.user_message(14, "/exit")
-    await fake.wait_for(
-        lambda: fake.calls_to("deleteMessages") and fake.sent(14)[-1]["text"].startswith("Cleared")
-    )
-    deleted = {i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]}
+    deleted = await quick_exit(fake, 14)
     assert deleted == before | {max(before) + 1}  # everything before the restart, and /exit
-    assert [m["text"] for m in fake.messages[14].values()] == [
-        "Cleared. Send any message to start again."
-    ]
     await again.channel.stop()
     # Only the "Cleared" message is left to delete, should the person press quick exit again.
     assert [len(ids) for ids in again.store.message_ids.values()] == [1]
