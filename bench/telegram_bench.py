@@ -385,10 +385,12 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def children_cpu(pid: int) -> float | None:
-    """CPU time so far of a process's children that are still running (Linux /proc), or None."""
+    """CPU time so far of a process's running children (Linux /proc); None if it has none."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
+        return None
+    if not children:  # the echo bots
         return None
     times = [cpu_seconds(int(child)) for child in children]
     return sum(t for t in times if t is not None)
@@ -496,7 +498,7 @@ async def drive(
     result.seconds = max(ends) - start
     if cpu_before is not None and cpu_after is not None:
         result.bot_cpu = cpu_after - cpu_before
-    if engine_before and engine_after:  # the echo bots have no child
+    if engine_before is not None and engine_after is not None:
         result.engine_cpu = engine_after - engine_before
     result.bench_cpu = bench_after - bench_before
     await asyncio.sleep(QUIET)  # a reply beyond the calibrated ones would show up now

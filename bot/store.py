@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -110,6 +111,18 @@ class SqliteStore:
             if_not_exists=True,
         )
 
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (not at the first write): all of it, or none."""
+        conn = self.db.conn
+        conn.execute("begin immediate")
+        try:
+            yield conn
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+
     def load_session(self, key: str, now: float) -> Session | None:
         """The person's session, unless it has expired."""
         rows = list(self.db.query("select * from sessions where key = ?", [key]))
@@ -145,9 +158,7 @@ class SqliteStore:
         update: str | None,
     ) -> None:
         """In one transaction: save (or drop) the session, file the report, mark the update."""
-        conn = self.db.conn
-        conn.execute("begin immediate")
-        try:
+        with self._immediate() as conn:
             if session is None:
                 conn.execute("delete from sessions where key = ?", [key])
             else:
@@ -167,10 +178,6 @@ class SqliteStore:
                     "insert or replace into processed (update_key, at, reference) values (?, ?, ?)",
                     [update, time.time(), report.reference if report else None],
                 )
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
 
     def processed(self, update: str) -> tuple[bool, str | None]:
         """Whether an update was handled already, and the reference it filed, if any."""
@@ -232,16 +239,10 @@ class SqliteStore:
 
     def take_message_ids(self, key: str) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
-        conn = self.db.conn
-        conn.execute("begin immediate")
-        try:
+        with self._immediate() as conn:
             sql = "select at, message_id from message_ids where key = ?"
             found = [(float(at), int(mid)) for at, mid in conn.execute(sql, [key])]
             conn.execute("delete from message_ids where key = ?", [key])
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
         return found
 
     def backup(self, target: Path) -> None:

@@ -45,7 +45,7 @@ from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
 from bot.retry import retrying
 from bot.settings import Settings
-from bot.store import STORE_ERRORS
+from bot.store import MESSAGE_IDS_TTL, STORE_ERRORS
 from bot.telegram_http import AiohttpRequest
 from bot.text import split_text
 from bot.types import Choice, Effect, Inbound, Kind, Reply
@@ -55,7 +55,7 @@ log = logging.getLogger("bot.telegram")
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram's limit for one message, counted after markup is parsed
 MAX_CALLBACK = 64  # bytes of callback data Telegram keeps on a button
-DELETE_WINDOW = 48 * 3600 - 300  # a bot may delete messages for 48 hours; keep a margin
+DELETE_WINDOW = MESSAGE_IDS_TTL - 300  # a bot may delete messages for 48 hours; keep a margin
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 MAX_ERASE = 10_000  # ids one quick exit asks to delete, at most (a hundred calls)
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short

@@ -142,14 +142,14 @@ async def test_deep_link_opens_a_topic_in_a_language(
     assert "Midaye" in sent["text"]
 
 
-async def open_domestic_abuse(fake: FakeTelegram, chat: int) -> None:
-    """Start, Help, then the domestic abuse screen: three replies in the chat."""
+async def open_domestic_abuse(fake: FakeTelegram, chat: int) -> list[JSON]:
+    """Start, Help, then the domestic abuse screen: the three replies in the chat."""
     fake.user_message(chat, "/start")
     await replies_to(fake, chat, 1)
     fake.user_press(chat, "help")
     await replies_to(fake, chat, 2)
     fake.user_press(chat, "topic:vawg")
-    await replies_to(fake, chat, 3)
+    return await replies_to(fake, chat, 3)
 
 
 async def quick_exit(fake: FakeTelegram, chat: int) -> set[int]:
@@ -217,12 +217,7 @@ async def test_the_quick_exit_button_on_a_sensitive_screen(
     fake: FakeTelegram, start: Callable[..., Any]
 ) -> None:
     await start()
-    fake.user_message(14, "/start")
-    await replies_to(fake, 14, 1)
-    fake.user_press(14, "help")
-    await replies_to(fake, 14, 2)
-    fake.user_press(14, "topic:vawg")
-    [_menu, _help, topic] = await replies_to(fake, 14, 3)
+    [_menu, _help, topic] = await open_domestic_abuse(fake, 14)
     assert ("🚪 Quick exit", "act:exit") in buttons(topic)
     fake.user_press(14, "act:exit")
     await replies_to(fake, 14, 4)
