@@ -113,7 +113,8 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (not at the first write): all of it, or none."""
+        """One write transaction, taken at once: all of it, or none."""
+        # The connection is in autocommit mode, where `with conn:` opens no transaction at all.
         conn = self.db.conn
         conn.execute("begin immediate")
         try:
@@ -144,7 +145,7 @@ class SqliteStore:
 
     def forget(self, key: str) -> None:
         """Erase every row about the person with this key."""
-        with self.db.conn:
+        with self._immediate():
             self.db.execute("delete from sessions where key = ?", [key])
             self.db.execute("delete from reports where user_key = ?", [key])
             self.db.execute("delete from message_ids where key = ?", [key])
@@ -217,7 +218,7 @@ class SqliteStore:
     def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
         """Drop expired sessions, reports older than `report_days`, and old update ids."""
         cutoff = datetime.fromtimestamp(now - report_days * 86400, UTC).isoformat()
-        with self.db.conn:
+        with self._immediate():
             sessions = self.db.execute(
                 "delete from sessions where updated_at < ?", [now - SESSION_TTL]
             ).rowcount
@@ -232,7 +233,7 @@ class SqliteStore:
 
     def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
         """Remember (key, message id, when) of messages quick exit may delete after a restart."""
-        with self.db.conn:
+        with self._immediate():
             self.db.conn.executemany(
                 "insert or ignore into message_ids (key, message_id, at) values (?, ?, ?)", rows
             )
