@@ -3,7 +3,7 @@
 # Build: install the package and its dependencies into a virtual environment, check the content.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md babel.cfg directory.yaml ./
+COPY pyproject.toml README.md babel.cfg directory.yaml situations.yaml ./
 COPY bot ./bot
 COPY flows ./flows
 COPY locales ./locales
@@ -16,7 +16,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
     && mkdir -p /app /data \
     && chown bot:bot /data
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /src/directory.yaml /app/directory.yaml
+COPY --from=build /src/directory.yaml /src/situations.yaml /app/
 COPY --from=build /src/flows /app/flows
 COPY --from=build /src/locales /app/locales
 ENV PATH=/opt/venv/bin:$PATH \
@@ -24,6 +24,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     BOT_CONTENT_DIR=/app \
     BOT_DATA_DIR=/data \
+    BOT_CACHE_DIR=/opt/venv/share/safer-kc \
     HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.content import content_root, load_content
+from bot.corpus import CorpusError
 from bot.directory import DirectoryError, load_directory
 from bot.flows import FlowError, mermaid
 from bot.i18n import LANGS
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args, settings)
     except SettingsError as exc:
         print(f"Configuration problem: {exc}", file=sys.stderr)
-    except (DirectoryError, FlowError) as exc:
+    except (DirectoryError, FlowError, CorpusError) as exc:
         print(f"The content has problems:\n{exc}", file=sys.stderr)
     except WorkerError as exc:
         print(f"Could not start: {exc}", file=sys.stderr)
@@ -199,38 +200,71 @@ def _is_date(text: str) -> bool:
 
 
 def _directory_check() -> int:
-    path = content_root() / "directory.yaml"
+    from bot.corpus import check, load_examples, load_situations
+    from bot.flows import load_flows
+
+    root = content_root()
+    path = root / "directory.yaml"
     try:
         directory = load_directory(path)
-    except DirectoryError as exc:
-        print(f"{len(exc.problems)} problem(s) in {path}:", file=sys.stderr)
+        situations = load_situations(root / "situations.yaml")
+        nodes = load_flows(root / "flows", directory)
+    except (DirectoryError, CorpusError, FlowError) as exc:
+        print(f"{len(exc.problems)} problem(s) in {root}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print(f"{path}: {len(directory.topics)} topics, {len(directory.services)} services, all OK")
+    examples = load_examples(root / "locales")
+    groups = {sid: s.groups for sid, s in directory.services.items()}
+    problems, warnings = check(situations, examples, groups, set(nodes))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {root}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"{path}: {len(directory.topics)} topics, {len(directory.services)} services; "
+        f"{len(situations)} situations, {len(examples)} examples, all OK"
+    )
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
-    from bot.engine import Engine
 
-    engine = Engine(load_content())
-    searcher, danger = engine.searcher, engine.danger
+    from bot.understanding import Danger, load_understanding
+
+    understanding = load_understanding(load_content())
     queries = (line.rstrip("\n") for line in sys.stdin) if args.text == "-" else [args.text]
     for query in queries:
-        hits = searcher.search(query, limit=args.limit)
+        reading = understanding.read(query)
+        hits = reading.hits[: args.limit]
         if args.json:
             out = {
                 "lang": args.lang,
-                "emergency": danger.is_emergency(query),
+                "emergency": reading.danger is Danger.YES,
+                "danger": reading.danger.value,
+                "situations": [{"id": sid, "p": round(p, 3)} for sid, p in reading.situations[:3]],
                 "results": [{"id": h.id, "score": h.score} for h in hits],
+                "screen": reading.screen,
+                "command": reading.command,
+                "ask": reading.ask and {"kind": reading.ask.kind, "options": reading.ask.options},
             }
             print(json.dumps(out, ensure_ascii=False), flush=True)
-        else:
-            if danger.is_emergency(query):
-                print("EMERGENCY: call 999 (or 999 then 55 if you cannot speak)")
-            for h in hits:
-                print(f"{h.score:5.1f}  {h.id}")
+            continue
+        if reading.danger is Danger.YES:
+            print("EMERGENCY: call 999 (or 999 then 55 if you cannot speak)")
+        elif reading.danger is Danger.MAYBE:
+            print("ASK: is someone in danger right now?")
+        if reading.command:
+            print(f"COMMAND: {reading.command}")
+        if reading.screen:
+            print(f"SCREEN: {reading.screen}")
+        if reading.ask:
+            print(f"ASK: {reading.ask.kind}: {', '.join(reading.ask.options)}")
+        for h in hits:
+            print(f"{h.score:5.1f}  {h.id}")
     return 0
 
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.corpus import CorpusError, Situation, check, load_situations
 from bot.directory import Directory, load_directory
 from bot.flows import Node, load_flows
 from bot.i18n import Catalogs
@@ -28,6 +29,7 @@ class Content:
     directory: Directory
     nodes: dict[str, Node]
     catalogs: Catalogs
+    situations: dict[str, Situation]
 
     @property
     def locales(self) -> Path:
@@ -36,8 +38,15 @@ class Content:
 
 
 def load_content(root: Path | None = None) -> Content:
-    """Load and check everything; raises DirectoryError or FlowError naming each problem."""
+    """Load and check everything; raises DirectoryError, FlowError or CorpusError for problems."""
     root = root or content_root()
     directory = load_directory(root / "directory.yaml")
     nodes = load_flows(root / "flows", directory)
-    return Content(root, directory, nodes, Catalogs(root / "locales"))
+    situations = load_situations(root / "situations.yaml")
+    groups = {sid: s.groups for sid, s in directory.services.items()}
+    # The examples are checked by `bot directory check` and the tests; reading them all at every
+    # start would cost a second, and the trained model is cached.
+    problems, _warnings = check(situations, [], groups, set(nodes))
+    if problems:
+        raise CorpusError(problems)
+    return Content(root, directory, nodes, Catalogs(root / "locales"), situations)

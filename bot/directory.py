@@ -11,6 +11,7 @@ from typing import Any
 import phonenumbers
 import yaml
 
+from bot.corpus import FOR
 from bot.hours import Hours, HoursError, parse_hours
 
 MAX_LABEL = 24  # WhatsApp list rows allow 24 characters; every channel shares the limit
@@ -21,7 +22,7 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _URL = re.compile(r"^https://[A-Za-z0-9.-]+\.[a-z]{2,}(/\S*)?$")
 _SERVICE_FIELDS = {
     "id", "name", "short", "summary", "audience", "topics", "badges", "phones", "hours",
-    "web", "email", "address", "source",
+    "web", "email", "address", "source", "for",
 }  # fmt: skip
 _PHONE_FIELDS = {"number", "label", "hours", "out_of_hours"}
 
@@ -60,6 +61,7 @@ class Service:
     web: str = ""
     email: str = ""
     address: str = ""
+    groups: tuple[str, ...] = ()  # who it is for (`for:`), when only some people may use it
 
     @property
     def label(self) -> str:
@@ -86,7 +88,6 @@ class Topic:
     id: str
     name: str
     summary: str
-    keywords: tuple[str, ...] = ()
     short: str = ""
 
     @property
@@ -163,21 +164,16 @@ def parse_directory(data: Any, source: str = "directory.yaml") -> Directory:
             continue
         tid = str(raw.get("id", ""))
         where = f"topic {tid or i}"
-        for key in sorted(set(raw) - {"id", "name", "short", "summary", "keywords"}):
+        for key in sorted(set(raw) - {"id", "name", "short", "summary"}):
             check.add(where, f"unknown field `{key}`")
         if not _ID.match(tid):
             check.add(where, "`id` must be lowercase letters, digits and hyphens")
         if tid in directory.topics:
             check.add(where, "duplicate id")
-        keywords = raw.get("keywords") or []
-        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-            check.add(f"{where}.keywords", "must be a list of words")
-            keywords = []
         directory.topics[tid] = Topic(
             tid,
             check.text(raw, "name", where),
             check.text(raw, "summary", where),
-            tuple(keywords),
             _short(check, raw, where),
         )
     for i, raw in enumerate(data.get("services") or []):
@@ -213,6 +209,10 @@ def _parse_service(raw: Any, i: int, check: _Checker, directory: Directory) -> S
     for b in raw.get("badges") or []:
         if b not in BADGES:
             check.add(f"{where}.badges", f"unknown badge `{b}` (use {', '.join(BADGES)})")
+    groups = raw.get("for") or []
+    for g in groups:
+        if g not in FOR:
+            check.add(f"{where}.for", f"unknown group `{g}` (use {', '.join(FOR)})")
     phones = []
     for j, p in enumerate(raw.get("phones") or []):
         at = f"{where}.phones[{j}]"
@@ -253,6 +253,7 @@ def _parse_service(raw: Any, i: int, check: _Checker, directory: Directory) -> S
         email=email,
         address=check.text(raw, "address", where, required=False),
         short=_short(check, raw, where),
+        groups=tuple(groups),
     )
 
 

@@ -15,10 +15,9 @@ from bot.flows import FlowChoice, Node
 from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate
 from bot.langid import LanguageGuesser
 from bot.reports import Report, community_trigger_applies, new_reference
-from bot.safety import DangerDetector
-from bot.search import Searcher
 from bot.text import clean, fold
 from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
+from bot.understanding import Danger, Reading, Understanding, load_understanding
 
 log = logging.getLogger("bot.engine")
 
@@ -27,6 +26,7 @@ LANGUAGE = "language"
 EMERGENCY = "emergency"
 FORGET_CONFIRM = "privacy.forget"
 RESULTS = "results"  # the services found for what a person typed
+ASK = "ask"  # a question back, when what a person typed could mean different things
 # Screens about abuse or exploitation carry a quick-exit button.
 SENSITIVE_TOPICS = frozenset({"vawg", "youth", "slavery", "safeguarding", "victims"})
 _GREETINGS = frozenset({"hi", "hello", "hey", "menu", "start", "home", "salam", "hola", "bonjour",
@@ -41,6 +41,17 @@ LOST_ANSWERS = N_(
     "Please fill it in again."
 )
 EXIT = N_("🚪 Quick exit")
+REMINDER = N_("In danger now? Call 999.")
+ASK_DANGER = N_("Is someone in danger right now?")
+ASK_WHO = N_("Who is this about?")
+ASK_TOPIC = N_("Which of these is closest?")
+SEE_SERVICES = N_("See the services")
+# The question about who it is about offers these situations (situations.yaml), in this order.
+WHO_LABELS = {
+    "abuse.partner": N_("About me"),
+    "abuse.partner.other": N_("Someone I know"),
+    "abuse.own": N_("My own behaviour"),
+}
 
 Event = tuple[str, str]
 
@@ -80,18 +91,13 @@ class Engine:
         self.references = references
 
     @functools.cached_property
-    def searcher(self) -> Searcher:
-        """The directory search, built on first use."""
-        return Searcher(self.content.directory, self.content.catalogs, self.content.locales)
-
-    @functools.cached_property
-    def danger(self) -> DangerDetector:
-        """The danger check, built on first use."""
-        return DangerDetector(self.content.locales, self.content.catalogs)
+    def understanding(self) -> Understanding:
+        """The learned reading of what people type, loaded (or trained) on first use."""
+        return load_understanding(self.content)
 
     def warm(self) -> None:
-        """Build the search and danger indexes now, so the first person does not wait for them."""
-        _ = self.searcher, self.danger
+        """Load the understanding now, so the first person does not wait for it."""
+        _ = self.understanding
 
     @functools.cached_property
     def languages(self) -> LanguageGuesser:
@@ -167,6 +173,8 @@ class Engine:
             self._after_choice(st, choice)
         elif kind == "act" and rest in ("file_report", "cancel_report", "trigger_result"):
             self._action(st, rest)
+        elif kind == "sit" and rest in self.content.situations and st.session.lang:
+            self._situation(st, rest)
         elif self._exists(choice_id) and not choice_id.startswith("act:"):
             self._go_or_ask_language(st, choice_id)
         else:
@@ -184,7 +192,8 @@ class Engine:
         if pressed:
             self._choice(st, pressed)
             return
-        if self.danger.is_emergency(text):
+        reading = self.understanding.read(text)
+        if reading.danger is Danger.YES:
             st.events.append(("emergency", "text"))
             self._show(st, EMERGENCY)
             if node and node.input:
@@ -200,7 +209,7 @@ class Engine:
         if st.session.lang is None:
             self._show(st, LANGUAGE)
             return
-        self._search(st, text)
+        self._answer(st, reading)
 
     # Screens.
     def _go_or_ask_language(self, st: _State, screen: str) -> None:
@@ -242,7 +251,8 @@ class Engine:
             screen in self.content.nodes
             or (kind == "topic" and rest in d.topics)
             or (kind == "svc" and rest in d.services)
-            or screen == RESULTS
+            or screen in (RESULTS, ASK)
+            or (kind == "sit" and rest in self.content.situations)
         )
 
     def _screen(self, st: _State, screen: str) -> tuple[str, list[Choice]]:
@@ -254,9 +264,10 @@ class Engine:
             st.session.data["topic"] = rest
             st.session.data.pop("results", None)
             choices = [Choice(f"svc:{s.id}", _(s.label)) for s in d.in_topic(rest)]
-            return cards.topic_text(d.topics[rest], d, _), self._nav(
-                st, choices, back="help", sensitive=rest in SENSITIVE_TOPICS
-            )
+            sensitive = rest in SENSITIVE_TOPICS
+            text = cards.topic_text(d.topics[rest], d, _)
+            text += f"\n\n{_(REMINDER)}" if sensitive else ""
+            return text, self._nav(st, choices, back="help", sensitive=sensitive)
         if kind == "svc" and rest in d.services:
             st.events.append(("service", rest))
             service = d.services[rest]
@@ -266,9 +277,13 @@ class Engine:
                 back = RESULTS
             sensitive = bool(SENSITIVE_TOPICS.intersection(service.topics))
             text = cards.service_card(service, st.now, _)
+            if sensitive and rest != "police-emergency":
+                text += f"\n\n{_(REMINDER)}"
             return text, self._nav(st, [], back=back, sensitive=sensitive)
         if screen == RESULTS:
             return self._results(st)
+        if screen == ASK:
+            return self._ask(st)
         node = self.content.nodes.get(screen)
         if node is None:
             raise UnknownScreen(screen)
@@ -329,25 +344,90 @@ class Engine:
                 return c.id
         return None
 
-    def _search(self, st: _State, text: str) -> None:
+    def _answer(self, st: _State, reading: Reading) -> None:
+        """Do what the words ask, or show what fits them; ask back when unsure."""
         _ = self.tr(st)
-        hits = self.searcher.search(text, limit=3)
-        tip = self.searcher.tip(text)
-        if tip and tip.id in self.content.nodes and (not hits or tip.score >= hits[0].score):
-            # Asking how to stay safe: the advice itself, rather than a helpline.
-            st.events.append(("search", "tip"))
-            self._show(st, tip.id)
+        urgent = bool(st.replies)  # the emergency card is already there
+        if reading.command and not urgent:
+            st.events.append(("search", "command"))
+            self._run(st, reading.command)
             return
-        st.events.append(("search", "hit" if hits else "miss"))
-        if not hits:
+        if reading.screen and not urgent:
+            # Asking how to stay safe: the advice itself, rather than a helpline.
+            st.events.append(("search", "tip" if reading.screen.startswith("tips") else "screen"))
+            self._show(st, reading.screen)
+            return
+        if urgent and not reading.hits:
+            return  # the 999 card alone
+        st.events.append(("search", "hit" if reading.hits else "miss"))
+        if not reading.hits:
             self._nudge(st, _("Sorry, I couldn't find a service for that. Pick a topic:"), "help")
             return
-        for hit in hits:
+        for hit in reading.hits:
             st.events.append(("service", hit.id))
         # Only the service ids are kept, never the words that found them.
-        st.session.data["results"] = [h.id for h in hits]
+        st.session.data["results"] = [h.id for h in reading.hits]
         st.session.data.pop("topic", None)
-        self._show(st, RESULTS)
+        if reading.danger is Danger.MAYBE and not urgent:
+            st.events.append(("ask", "danger"))
+            st.session.data["ask"] = {"kind": "danger", "options": []}
+            self._show(st, ASK)
+        elif reading.ask and not urgent:
+            st.events.append(("ask", reading.ask.kind))
+            st.session.data["ask"] = {
+                "kind": reading.ask.kind,
+                "options": list(reading.ask.options),
+            }
+            self._show(st, ASK)
+        else:
+            self._show(st, RESULTS)
+
+    def _run(self, st: _State, command: str) -> None:
+        """A command typed in words: what its button or /command does."""
+        if command == "exit":
+            self._quick_exit(st)
+        elif command == "forget":
+            self._show(st, FORGET_CONFIRM)
+        else:
+            self._show(st, {"language": LANGUAGE, "menu": MENU, "privacy": "privacy"}[command])
+
+    def _situation(self, st: _State, situation_id: str) -> None:
+        """A situation chosen from a question back: its services, screen or command."""
+        situation = self.content.situations[situation_id]
+        if situation.command:
+            self._run(st, situation.command)
+        elif situation.screen:
+            self._show(st, situation.screen)
+        elif situation.danger:
+            self._show(st, EMERGENCY)
+        else:
+            services = [s for s in situation.services if s in self.content.directory.services]
+            st.session.data["results"] = services[:3]
+            st.session.data.pop("topic", None)
+            for sid in services[:3]:
+                st.events.append(("service", sid))
+            self._show(st, RESULTS)
+
+    def _ask(self, st: _State) -> tuple[str, list[Choice]]:
+        """The question back: danger now, who it is about, or which topic is closest."""
+        _ = self.tr(st)
+        ask = st.session.data.get("ask") or {}
+        kind, options = ask.get("kind"), [str(o) for o in ask.get("options") or []]
+        d = self.content.directory
+        if kind == "danger" and st.session.data.get("results"):
+            choices = [Choice(EMERGENCY, _("Yes, danger now")), Choice(RESULTS, _("No"))]
+            return _(ASK_DANGER), self._nav(st, choices, "help", sensitive=True)
+        if kind == "who" and all(o in WHO_LABELS for o in options):
+            choices = [Choice(f"sit:{o}", _(WHO_LABELS[o])) for o in options]
+            text = f"{_(ASK_WHO)}\n\n{_(REMINDER)}"
+            return text, self._nav(st, choices, "help", sensitive=True)
+        if kind == "topic" and options and all(o in d.topics for o in options):
+            choices = [Choice(f"topic:{o}", _(d.topics[o].label)) for o in options]
+            choices.append(Choice(RESULTS, _(SEE_SERVICES)))
+            sensitive = bool(SENSITIVE_TOPICS.intersection(options))
+            text = _(ASK_TOPIC) + (f"\n\n{_(REMINDER)}" if sensitive else "")
+            return text, self._nav(st, choices, "help", sensitive=sensitive)
+        raise UnknownScreen(ASK)
 
     def _results(self, st: _State) -> tuple[str, list[Choice]]:
         _ = self.tr(st)
@@ -358,7 +438,9 @@ class Engine:
         body = "\n\n".join(cards.compact_card(s, _) for s in found)
         choices = [Choice(f"svc:{s.id}", _(s.label)) for s in found]
         intro = _("These services may help:")
-        return f"{intro}\n\n{body}", self._nav(st, choices, "help", False)
+        sensitive = any(SENSITIVE_TOPICS.intersection(s.topics) for s in found)
+        text = f"{intro}\n\n{body}" + (f"\n\n{_(REMINDER)}" if sensitive else "")
+        return text, self._nav(st, choices, "help", sensitive)
 
     # The report form and the Community Trigger check.
     def _set_choice(self, choice_id: str) -> FlowChoice | None:

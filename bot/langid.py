@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from bot.corpus import load_examples
 from bot.i18n import LANGS, Catalogs
-from bot.search import WORD_GROUPS, load_search_words
 from bot.text import terms
 
 PERSIAN_LETTERS = frozenset("پچژگ")  # letters Farsi has and Arabic does not
@@ -16,18 +16,15 @@ COMMON = 4  # a word used by this many languages says nothing (names, numbers, "
 
 
 class LanguageGuesser:
-    """Scores a text against each language's own words: the screens and the search words."""
+    """Scores a text against each language's own words: the screens and the examples."""
 
     def __init__(self, catalogs: Catalogs, locales_dir: Path) -> None:
         langs_of: defaultdict[str, set[str]] = defaultdict(set)
-        search = load_search_words(locales_dir)
+        examples: defaultdict[str, list[str]] = defaultdict(list)
+        for ex in load_examples(locales_dir):
+            examples[ex.lang].append(ex.text)
         for lang in LANGS:
-            lines = list(catalogs.texts(lang))
-            data = search.get(lang, {})
-            for group in WORD_GROUPS:
-                for items in (data.get(group) or {}).values():
-                    lines += [str(item) for item in items or []]
-            lines += [str(item) for item in data.get("danger") or []]
+            lines = list(catalogs.texts(lang)) + examples[lang]
             for line in lines:
                 for word in terms(line):
                     if not word.isdigit():

@@ -26,6 +26,12 @@ def engine(content: Content) -> Engine:
     return Engine(content)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trained(engine: Engine) -> None:
+    """Learn from the examples once, first: every `bot` process the tests start finds the cache."""
+    engine.warm()
+
+
 @pytest.fixture
 def conv(engine: Engine) -> Conversations:
     return Conversations(engine, MemoryStore(), b"k" * 32, clock=lambda: TUESDAY_3PM.timestamp())

@@ -40,7 +40,7 @@ from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
 from bot.whatsapp_channel import MAX_ROW_TITLE, Outgoing
 from tests.conftest import TUESDAY_3PM
 from tests.test_flows import resolves
-from tests.test_search import DANGER
+from tests.test_understanding import DANGER_NOW as DANGER
 from tests.test_whatsapp_render import check_limits, pages
 
 # The screens a person can be on: every flow node, topic and service card, and search results.

@@ -1,0 +1,270 @@
+"""Reading what a person typed: which situation it is about, and whether someone is in danger now.
+
+Learned from the labelled examples in locales/<lang>/examples.yaml (scikit-learn): character
+n-grams (typos, scripts, Arabizi and Finglish) and word n-grams feed two linear models, one for
+the situation and one for danger now. Training is deterministic and takes seconds; the trained
+models are cached under a fingerprint of the files they come from, so a start is fast and a
+changed example means training again. High-precision rules (bot.safety) add recall for danger.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import pickle
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+
+from bot import safety
+from bot.content import Content
+from bot.corpus import EXCLUSIVE, Example, Situation, examples_path, fingerprint, load_examples
+from bot.directory import Directory
+from bot.i18n import LANGS
+from bot.text import MAX_INPUT, terms
+
+log = logging.getLogger("bot.understanding")
+
+MODEL_VERSION = "1"  # raise when the features or models change, so old caches are not used
+
+# Danger now: at or above YES the emergency card comes first; between ASK and YES the person
+# is asked "Is someone in danger right now?". Chosen by cross-validation on the examples
+# (bench/understanding_bench.py), favouring recall: a needless question costs a tap.
+DANGER_YES = 0.5
+DANGER_ASK = 0.2
+COMMAND_MIN = 0.55  # words taken as a command ("forget me") only when this sure
+SCREEN_MIN = 0.45  # a tips screen or the report form, when this sure
+UNSURE = 0.3  # below this for the best situation, ask which is closest instead of guessing
+WHO_MIN = 0.5  # a service for one group only, when the message is about that group this surely
+ASK_WHO = 0.15  # victim and own-behaviour readings both at least this likely: ask who it is about
+# A situation's later services are a little less likely to be the one a person needs.
+RANK_WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.6)
+MAX_HITS = 3
+
+
+class Danger(enum.Enum):
+    """Whether someone is in danger now, as far as the words tell."""
+
+    NO = "no"
+    MAYBE = "maybe"
+    YES = "yes"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A service that fits a message, with a score from 0 to 100."""
+
+    id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question back when the reading is unsure: `kind` is "who" or "topic"; `options` ids."""
+
+    kind: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one message seems to be about."""
+
+    danger: Danger
+    danger_score: float
+    situations: tuple[tuple[str, float], ...]
+    hits: tuple[Hit, ...] = ()
+    screen: str | None = None
+    command: str | None = None
+    ask: Ask | None = None
+
+
+def features_text(text: str) -> str:
+    """The text the models see: folded words, Arabic articles removed, capped."""
+    return " ".join(terms(text[:MAX_INPUT]))
+
+
+class Model:
+    """The trained vectorisers and the two classifiers; pickled as one object."""
+
+    def __init__(self, examples: Sequence[Example], situations: dict[str, Situation]) -> None:
+        texts = [features_text(ex.text) for ex in examples]
+        self.chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, dtype=np.float32
+        )
+        self.words = TfidfVectorizer(
+            analyzer="word",
+            ngram_range=(1, 2),
+            token_pattern=r"(?u)\b\w+\b",
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+        x = hstack([self.chars.fit_transform(texts), self.words.fit_transform(texts)]).tocsr()
+        labels = [ex.situation for ex in examples]
+        # A linear SVM trains in a second where logistic regression takes half a minute, and is as
+        # accurate; calibration (on three folds) turns its margins into probabilities.
+        self.situation = CalibratedClassifierCV(LinearSVC(C=0.5), cv=3, method="sigmoid")
+        self.situation.fit(x, labels)
+        dangerous = np.array([situations[label].danger for label in labels])
+        self.danger = LogisticRegression(C=10.0, max_iter=300, class_weight="balanced")
+        self.danger.fit(x, dangerous)
+
+    def vector(self, texts: Sequence[str]) -> Any:
+        """The feature rows for `texts`."""
+        folded = [features_text(t) for t in texts]
+        return hstack([self.chars.transform(folded), self.words.transform(folded)]).tocsr()
+
+    def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(situation probabilities, one row per text; danger-now probability per text)."""
+        x = self.vector(texts)
+        return self.situation.predict_proba(x), self.danger.predict_proba(x)[:, 1]
+
+
+def cache_dir() -> Path:
+    """Where trained models are kept: BOT_CACHE_DIR, or the user's cache folder."""
+    configured = os.environ.get("BOT_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "safer-kc"
+
+
+def _sources(root: Path) -> list[Path]:
+    paths = [root / "situations.yaml"]
+    paths += [p for lang in LANGS if (p := examples_path(root / "locales", lang)).exists()]
+    return paths
+
+
+def load_model(root: Path, situations: dict[str, Situation], cache: Path | None = None) -> Model:
+    """The model for the examples under `root`: from the cache, or trained now and cached."""
+    key = fingerprint(_sources(root), f"{MODEL_VERSION}/{sklearn.__version__}")
+    folder = cache or cache_dir()
+    path = folder / f"understanding-{key}.pickle"
+    try:
+        with path.open("rb") as f:
+            model = pickle.load(f)  # our own file, named by the hash of what it was built from
+        if isinstance(model, Model):
+            return model
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    model = Model(load_examples(root / "locales"), situations)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Two processes may train at once on a first start: each writes its own file, then
+        # renames it into place, so nobody ever reads half a model.
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as out:
+            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(out.name, path)
+    except OSError as exc:
+        log.warning("could not cache the trained model", extra={"error": type(exc).__name__})
+    return model
+
+
+def load_understanding(content: Content, cache: Path | None = None) -> Understanding:
+    """The understanding of `content`'s examples, trained or from the cache."""
+    model = load_model(content.root, content.situations, cache)
+    return Understanding(content.directory, content.situations, model)
+
+
+class Understanding:
+    """Turns a message into a Reading: danger now, the situation, the services that fit."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        situations: dict[str, Situation],
+        model: Model,
+    ) -> None:
+        self.directory = directory
+        self.situations = situations
+        self.model = model
+        self.labels: list[str] = [str(c) for c in model.situation.classes_]
+        self.for_groups = {sid: s.groups for sid, s in directory.services.items()}
+        self._who = {g: [i for i, s in enumerate(self.labels) if situations[s].who == g]
+                     for g in {s.who for s in situations.values() if s.who}}  # fmt: skip
+
+    def read(self, text: str) -> Reading:
+        """What `text` is about; never raises for anything a person can type."""
+        if not terms(text):
+            return Reading(Danger.NO, 0.0, ())
+        probs, danger = self.model.predict([text])
+        return self._reading(text, probs[0], float(danger[0]))
+
+    def _reading(self, text: str, probs: np.ndarray, p_danger: float) -> Reading:
+        order = np.argsort(-probs, kind="stable")
+        ranked = tuple((self.labels[i], float(probs[i])) for i in order[:5])
+        if p_danger >= DANGER_YES or safety.rules_say_danger(text):
+            danger = Danger.YES
+        elif p_danger >= DANGER_ASK:
+            danger = Danger.MAYBE
+        else:
+            danger = Danger.NO
+        best, p_best = ranked[0]
+        top = self.situations[best]
+        if top.command and p_best >= COMMAND_MIN and danger is Danger.NO:
+            return Reading(danger, p_danger, ranked, command=top.command)
+        if top.danger and danger is Danger.YES:
+            return Reading(danger, p_danger, ranked)  # the 999 card alone: nothing else now
+        hits = self._hits(probs)
+        if top.screen and p_best >= SCREEN_MIN and danger is Danger.NO:
+            return Reading(danger, p_danger, ranked, hits, screen=top.screen)
+        return Reading(danger, p_danger, ranked, hits, ask=self._ask(probs, ranked, hits))
+
+    def who(self, probs: np.ndarray, group: str) -> float:
+        """How likely the message is about `group` (own, girl, man...)."""
+        return float(sum(probs[i] for i in self._who.get(group, [])))
+
+    def _allowed(self, service: str, probs: np.ndarray) -> bool:
+        """Whether the service is for the person the message is about."""
+        groups = self.for_groups.get(service, ())
+        for group, who in EXCLUSIVE.items():
+            if group in groups and self.who(probs, who) < WHO_MIN:
+                return False
+        if "women" in groups and self.who(probs, "man") >= WHO_MIN:
+            return False
+        young = "under-18s" in groups or "parents-carers" in groups
+        return not (young and self.who(probs, "adult-at-risk") >= WHO_MIN)
+
+    def _hits(self, probs: np.ndarray) -> tuple[Hit, ...]:
+        scores: dict[str, float] = defaultdict(float)
+        for i, p in enumerate(probs):
+            if p < 0.02:
+                continue
+            for rank, sid in enumerate(self.situations[self.labels[i]].services):
+                scores[sid] += float(p) * RANK_WEIGHTS[min(rank, len(RANK_WEIGHTS) - 1)]
+        order = {sid: i for i, sid in enumerate(self.directory.services)}
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order.get(kv[0], 0)))
+        kept = [(sid, s) for sid, s in ranked if self._allowed(sid, probs)]
+        return tuple(Hit(sid, round(100 * min(s, 1.0), 1)) for sid, s in kept[:MAX_HITS])
+
+    def _ask(
+        self, probs: np.ndarray, ranked: tuple[tuple[str, float], ...], hits: tuple[Hit, ...]
+    ) -> Ask | None:
+        """A question back when the reading is unsure, or None to show the services."""
+        own = self.who(probs, "own")
+        victim = sum(
+            p for sid, p in ranked if sid.startswith("abuse.") and self.situations[sid].who != "own"
+        )
+        if ASK_WHO <= own < WHO_MIN and victim >= ASK_WHO:
+            return Ask("who", ("abuse.partner", "abuse.partner.other", "abuse.own"))
+        if ranked[0][1] >= UNSURE or not hits:
+            return None
+        topics: list[str] = []
+        for sid, _p in ranked:
+            for service in self.situations[sid].services[:1]:
+                for topic in self.directory.services[service].topics[:1]:
+                    if topic not in topics:
+                        topics.append(topic)
+        return Ask("topic", tuple(topics[:4])) if len(topics) >= 2 else None
