@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import yaml
+from bot.search import Searcher
 
 from bot.content import load_content
 from bot.safety import DangerDetector
-from bot.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
