@@ -48,7 +48,7 @@ COMMAND_MIN = 0.55  # words taken as a command ("forget me") only when this sure
 SCREEN_MIN = 0.45  # a tips screen or the report form, when this sure
 UNSURE = 0.3  # below this for the best situation, ask which is closest instead of guessing
 WHO_MIN = 0.5  # a service for one group only, when the message is about that group this surely
-ASK_WHO = 0.15  # victim and own-behaviour readings both at least this likely: ask who it is about
+ASK_WHO = 0.15  # own behaviour this likely, but under WHO_MIN: ask who it is about
 # A situation's later services are a little less likely to be the one a person needs.
 RANK_WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.6)
 MAX_HITS = 3
@@ -263,11 +263,9 @@ class Understanding:
         self, probs: np.ndarray, ranked: tuple[tuple[str, float], ...], hits: tuple[Hit, ...]
     ) -> Ask | None:
         """A question back when the reading is unsure, or None to show the services."""
-        own = self.who(probs, "own")
-        victim = sum(
-            p for sid, p in ranked if sid.startswith("abuse.") and self.situations[sid].who != "own"
-        )
-        if ASK_WHO <= own < WHO_MIN and victim >= ASK_WHO:
+        # Abuse that may be the person's own: ask, rather than offer a victim a perpetrators'
+        # line or a perpetrator the victims' ones.
+        if ASK_WHO <= self.who(probs, "own") < WHO_MIN:
             return Ask("who", ("abuse.partner", "abuse.partner.other", "abuse.own"))
         if ranked[0][1] >= UNSURE or not hits:
             return None
