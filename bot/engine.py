@@ -193,6 +193,9 @@ class Engine:
             self._choice(st, pressed)
             return
         reading = self.understanding.read(text)
+        if reading.command == "exit" and not (node and node.input):
+            self._quick_exit(st)  # "get me out of here": hide it now, before anything else
+            return
         if reading.danger is Danger.YES:
             st.events.append(("emergency", "text"))
             self._show(st, EMERGENCY)
@@ -438,7 +441,9 @@ class Engine:
         body = "\n\n".join(cards.compact_card(s, _) for s in found)
         choices = [Choice(f"svc:{s.id}", _(s.label)) for s in found]
         intro = _("These services may help:")
-        sensitive = any(SENSITIVE_TOPICS.intersection(s.topics) for s in found)
+        # About violence, abuse, young people or safeguarding: a service there first and foremost
+        # (the police, listed under many topics, do not make a noise complaint sensitive).
+        sensitive = any(s.topics[:1] and s.topics[0] in SENSITIVE_TOPICS for s in found)
         text = f"{intro}\n\n{body}" + (f"\n\n{_(REMINDER)}" if sensitive else "")
         return text, self._nav(st, choices, "help", sensitive)
 
