@@ -84,22 +84,20 @@ def load_situations(path: Path) -> dict[str, Situation]:
     return out
 
 
-def examples_path(locales: Path, lang: str) -> Path:
-    """Where a language's examples live."""
-    return locales / lang / "examples.yaml"
+def examples_paths(locales: Path, lang: str) -> list[Path]:
+    """A language's example files: examples.yaml, and any examples-<name>.yaml beside it."""
+    return sorted((locales / lang).glob("examples*.yaml"))
 
 
 def load_examples(locales: Path) -> list[Example]:
     """Every language's examples, in file order (so training is the same every time)."""
     out = []
     for lang in LANGS:
-        path = examples_path(locales, lang)
-        if not path.exists():
-            continue
-        data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
-        for sid, texts in (data.get("examples") or {}).items():
-            for text in texts or []:
-                out.append(Example(str(text), str(sid), lang))
+        for path in examples_paths(locales, lang):
+            text = path.read_text(encoding="utf-8")
+            data: dict[str, Any] = yaml.load(text, Loader=_LOADER) or {}
+            for sid, texts in (data.get("examples") or {}).items():
+                out += [Example(str(t), str(sid), lang) for t in texts or []]
     return out
 
 
@@ -146,7 +144,7 @@ def check(
     seen: dict[tuple[str, str], str] = {}
     counts: Counter[tuple[str, str]] = Counter()
     for ex in examples:
-        where = f"locales/{ex.lang}/examples.yaml: {ex.situation}"
+        where = f"locales/{ex.lang}/examples: {ex.situation}"
         if ex.situation not in situations:
             problems.append(f"{where}: no such situation in situations.yaml")
             continue
@@ -165,7 +163,7 @@ def check(
             n = counts[(lang, sid)]
             if n < MIN_EXAMPLES:
                 warnings.append(
-                    f"locales/{lang}/examples.yaml: {sid} has {n} examples; "
+                    f"locales/{lang}: {sid} has {n} examples; "
                     f"write at least {MIN_EXAMPLES} so people's own words find it"
                 )
     return problems, warnings

@@ -31,7 +31,7 @@ from sklearn.svm import LinearSVC
 
 from bot import safety
 from bot.content import Content
-from bot.corpus import EXCLUSIVE, Example, Situation, examples_path, fingerprint, load_examples
+from bot.corpus import EXCLUSIVE, Example, Situation, examples_paths, fingerprint, load_examples
 from bot.directory import Directory
 from bot.i18n import LANGS
 from bot.text import MAX_INPUT, terms
@@ -173,7 +173,7 @@ def cache_dir() -> Path:
 
 def _sources(root: Path) -> list[Path]:
     paths = [root / "situations.yaml"]
-    paths += [p for lang in LANGS if (p := examples_path(root / "locales", lang)).exists()]
+    paths += [p for lang in LANGS for p in examples_paths(root / "locales", lang)]
     return paths
 
 
