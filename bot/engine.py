@@ -192,6 +192,9 @@ class Engine:
         if pressed:
             self._choice(st, pressed)
             return
+        if not (node and node.input) and fold(text).strip(" .!") in _GREETINGS:
+            self._go_or_ask_language(st, MENU)
+            return
         reading = self.understanding.read(text)
         if reading.command == "exit" and not (node and node.input):
             self._quick_exit(st)  # "get me out of here": hide it now, before anything else
@@ -205,9 +208,6 @@ class Engine:
             st.draft[node.input] = forms.answer(text)
             where = forms.in_borough_text(text) if node.input == "where" else ""
             self._answered(st, node.input, where, node)
-            return
-        if not st.replies and fold(text) in _GREETINGS:
-            self._go_or_ask_language(st, MENU)
             return
         if st.session.lang is None:
             self._show(st, LANGUAGE)

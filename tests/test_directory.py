@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -158,7 +159,54 @@ def test_directory_check_command(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "bot", "directory", "check"],
                         capture_output=True, text=True, check=False)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert "38 services, all OK" in ok.stdout
+    assert "38 services;" in ok.stdout and "situations" in ok.stdout
+    assert ok.stdout.rstrip().endswith("all OK")
+
+
+def test_a_victims_situation_may_not_list_the_line_for_people_who_harm(
+    content: Content, tmp_path: Path
+) -> None:
+    """Staff adding the Respect Phoneline to a victims' situation are stopped, with the reason."""
+    for name in ("directory.yaml", "flows", "locales"):
+        source = content.root / name
+        target = tmp_path / name
+        target.symlink_to(source, target_is_directory=source.is_dir())
+    text = (content.root / "situations.yaml").read_text(encoding="utf-8")
+    wrong = text.replace(
+        "services: [angelou, women-and-girls-network, victim-support, police-non-emergency]",
+        "services: [angelou, respect-phoneline, victim-support, police-non-emergency]",
+        1,
+    )
+    assert wrong != text
+    (tmp_path / "situations.yaml").write_text(wrong, encoding="utf-8")
+    env = {**os.environ, "BOT_CONTENT_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "bot", "directory", "check"], env=env,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert out.returncode == 1
+    assert "abuse.partner: respect-phoneline is only for own-behaviour" in out.stderr
+
+
+def test_thin_situations_are_named_per_language(content: Content) -> None:
+    from bot.corpus import Example, check
+
+    groups = {sid: s.groups for sid, s in content.directory.services.items()}
+    examples = [Example(f"noise {i}", "asb.noise", "so") for i in range(3)]
+    problems, warnings = check(content.situations, examples, groups, set(content.nodes))
+    assert not problems
+    assert "locales/so: asb.noise has 3 examples; write at least 12" in "\n".join(warnings)
+    bad = [Example("x", "no.such.situation", "fr")]
+    problems, _w = check(content.situations, bad, groups, set(content.nodes))
+    assert problems == ["locales/fr/examples: no.such.situation: no such situation in situations.yaml"]
+
+
+def test_who_a_service_is_for_must_be_a_known_group() -> None:
+    data = {
+        "topics": [{"id": "t", "name": "T", "summary": "S"}],
+        "services": [{"id": "y", "name": "Y", "summary": "S", "topics": ["t"], "web": "https://a.uk",
+                      "for": ["boys"]}],
+    }  # fmt: skip
+    with pytest.raises(DirectoryError, match=r"service y.for: unknown group `boys`"):
+        parse_directory(data)
 
 
 def at(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
