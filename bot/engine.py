@@ -32,6 +32,8 @@ SENSITIVE_TOPICS = frozenset({"vawg", "youth", "slavery", "safeguarding", "victi
 _GREETINGS = frozenset({"hi", "hello", "hey", "menu", "start", "home", "salam", "hola", "bonjour",
                         "ola", "olá", "salaan", "سلام", "مرحبا", "منو"})  # fmt: skip
 
+_LANGUAGE_NAMES = {fold(name): lang for lang, name in NATIVE_NAMES.items()}
+
 BACK = N_("⬅️ Back")
 HOME = N_("🏠 Main menu")
 REPORT_FORM = "report.form"
@@ -191,6 +193,10 @@ class Engine:
         pressed = self._typed_choice(st, text, numbers=not (node and node.input))
         if pressed:
             self._choice(st, pressed)
+            return
+        named = _LANGUAGE_NAMES.get(fold(text).strip(" .!"))
+        if named and not (node and node.input):
+            self._choice(st, f"lang:{named}")  # a language's own name, typed: choose it
             return
         if not (node and node.input) and fold(text).strip(" .!") in _GREETINGS:
             self._go_or_ask_language(st, MENU)

@@ -196,7 +196,9 @@ def test_thin_situations_are_named_per_language(content: Content) -> None:
     assert "locales/so: asb.noise has 3 examples; write at least 12" in "\n".join(warnings)
     bad = [Example("x", "no.such.situation", "fr")]
     problems, _w = check(content.situations, bad, groups, set(content.nodes))
-    assert problems == ["locales/fr/examples: no.such.situation: no such situation in situations.yaml"]
+    assert problems == [
+        "locales/fr/examples: no.such.situation: no such situation in situations.yaml"
+    ]
 
 
 def test_who_a_service_is_for_must_be_a_known_group() -> None:

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from bot.engine import ASK, EMERGENCY, FORGET_CONFIRM, LANGUAGE, RESULTS, Engine
+from bot.engine import ASK, EMERGENCY, FORGET_CONFIRM, LANGUAGE, REMINDER, RESULTS, Engine
+from bot.i18n import LANGS
 from bot.understanding import DANGER_ASK, DANGER_YES, Danger
 from tests.conftest import Chat, ids
 
@@ -141,7 +142,7 @@ EXIT = [
     ("fa", "سریع ببندش"),
     ("fr", "sors moi de là vite"),
     ("pt", "tira-me daqui depressa"),
-    ("so", "halkan iga saar dhakhso"),
+    ("so", "dhakhso u xir"),
     ("es", "sácame de aquí rápido"),
 ]
 
@@ -326,3 +327,37 @@ def test_a_theft_finds_the_police_not_the_tips(engine: Engine, text: str) -> Non
     chat.say(text)
     assert not chat.session.node.startswith("tips"), text
     assert "police-non-emergency" in hits(engine, text), text
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGS if lang != "en"])
+def test_questions_back_are_asked_in_the_persons_language(engine: Engine, lang: str) -> None:
+    english: dict[str, list[str]] = {}
+    english_choices: dict[str, list[object]] = {}
+    for code in ("en", lang):
+        for kind, options in (
+            ("danger", []),
+            ("who", ["abuse.partner", "abuse.partner.other", "abuse.own"]),
+            ("topic", ["vawg", "asb"]),
+        ):
+            chat = Chat(engine, code)
+            chat.session.data["results"] = ["angelou"]
+            chat.session.data["ask"] = {"kind": kind, "options": options}
+            [reply] = chat.press(ASK)
+            # Every label is translated (tests/test_translations.py); "No" is "No" in Spanish.
+            if code == "en":
+                english[kind] = [reply.text]
+            else:
+                assert reply.text != english[kind][0], (lang, kind)
+                assert len(reply.choices) == len(english_choices[kind]), (lang, kind)
+            english_choices.setdefault(kind, list(reply.choices))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_answer_about_abuse_carries_the_999_reminder_in_the_language(
+    engine: Engine, lang: str
+) -> None:
+    chat = Chat(engine, lang)
+    [reply] = chat.press("topic:vawg")
+    reminder = engine.content.catalogs.get(lang)(REMINDER)
+    shown = reply.text.replace("\u2066", "").replace("\u2069", "")  # right-to-left isolates
+    assert "999" in reminder and shown.rstrip().endswith(reminder)
