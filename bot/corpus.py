@@ -25,6 +25,8 @@ FOR = (
 # a victim must never be offered a line for people who harm, nor a boy a girls' service.
 EXCLUSIVE = {"own-behaviour": "own", "girls-13-17": "girl"}
 COMMANDS = ("forget", "exit", "language", "menu", "privacy")
+# Services reached another way: 999 is the emergency card that danger now brings.
+UNLISTED = frozenset({"police-emergency"})
 # Fewer examples than this for a situation in a language, and `bot directory check` warns:
 # the assistant would find that situation by few of the words people use for it.
 MIN_EXAMPLES = 12
@@ -165,5 +167,19 @@ def check(
                 warnings.append(
                     f"locales/{lang}: {sid} has {n} examples; "
                     f"write at least {MIN_EXAMPLES} so people's own words find it"
+                )
+    # A service is found through the situations that list it: by people's words, not its name.
+    for service in services:
+        listed = [s.id for s in situations.values() if service in s.services]
+        if not listed and service not in UNLISTED:
+            warnings.append(
+                f"situations.yaml: no situation lists {service}, so no message can find it"
+            )
+        for lang in langs:
+            n = sum(counts[(lang, sid)] for sid in listed)
+            if listed and n < MIN_EXAMPLES:
+                warnings.append(
+                    f"locales/{lang}: only {n} examples find {service}; write more under "
+                    f"{', '.join(listed)}"
                 )
     return problems, warnings

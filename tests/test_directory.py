@@ -193,7 +193,9 @@ def test_thin_situations_are_named_per_language(content: Content) -> None:
     examples = [Example(f"noise {i}", "asb.noise", "so") for i in range(3)]
     problems, warnings = check(content.situations, examples, groups, set(content.nodes))
     assert not problems
-    assert "locales/so: asb.noise has 3 examples; write at least 12" in "\n".join(warnings)
+    said = "\n".join(warnings)
+    assert "locales/so: asb.noise has 3 examples; write at least 12" in said
+    assert "locales/so: only 3 examples find streetline; write more under asb.noise" in said
     bad = [Example("x", "no.such.situation", "fr")]
     problems, _w = check(content.situations, bad, groups, set(content.nodes))
     assert problems == [
