@@ -217,11 +217,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
-    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "testset")
+    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout")
     args = parser.parse_args()
     content = load_content(ROOT)
     u = load_understanding(content)
-    print(f"blind test set ({args.testset.relative_to(ROOT)}):")
+    print(f"test set ({args.testset.resolve().relative_to(ROOT)}):")
     ok = test_set(u, args.testset, args.verbose)
     if not args.no_cv:
         cross_validate(content)
