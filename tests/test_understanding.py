@@ -361,3 +361,23 @@ def test_every_answer_about_abuse_carries_the_999_reminder_in_the_language(
     reminder = engine.content.catalogs.get(lang)(REMINDER)
     shown = reply.text.replace("\u2066", "").replace("\u2069", "")  # right-to-left isolates
     assert "999" in reminder and shown.rstrip().endswith(reminder)
+
+
+def test_training_gives_the_same_model_every_time(engine: Engine) -> None:
+    import numpy as np
+
+    from bot.corpus import Example, load_examples
+    from bot.understanding import Model
+
+    content = engine.content
+    by_situation: dict[str, list[Example]] = {}
+    for ex in load_examples(content.locales):
+        by_situation.setdefault(ex.situation, []).append(ex)
+    sample = [ex for exs in by_situation.values() for ex in exs[:6]]
+    first, second = Model(sample, content.situations), Model(sample, content.situations)
+    assert np.array_equal(first.weights, second.weights)
+    assert np.array_equal(first.danger_weights, second.danger_weights)
+    assert (
+        first.predict(["noisy neighbours"])[0].argmax()
+        == second.predict(["noisy neighbours"])[0].argmax()
+    )
