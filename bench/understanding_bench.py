@@ -217,7 +217,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
-    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout")
+    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout2")
     args = parser.parse_args()
     content = load_content(ROOT)
     u = load_understanding(content)
