@@ -73,13 +73,24 @@ def community_trigger_applies(incidents: Iterable[date], today: date) -> bool:
     return len(recent) >= 3 and recent[-1] >= _months_before(today, 1)
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """A cell value a spreadsheet shows as typed instead of running it: `'=1+2`."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(reports: Iterable[Report]) -> str:
-    """Reports as CSV with a header row, for a spreadsheet."""
+    """Reports as CSV with a header row, for a spreadsheet; no cell is run as a formula."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     for r in reports:
-        writer.writerow(r.row())
+        writer.writerow({k: neutralise(v) for k, v in r.row().items()})
     return out.getvalue()
 
 

@@ -79,6 +79,10 @@ class SqliteStore:
 
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by its owner only: it holds reports and contact details. SQLite gives the
+        # -wal and -shm files the database file's own permissions.
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
         conn = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=busy_timeout
         )
@@ -87,6 +91,8 @@ class SqliteStore:
         # With WAL, NORMAL survives a crash of the process (a report committed is kept); only a
         # power cut can lose the last moments. FULL would fsync twice on every message.
         self.db.execute("pragma synchronous = normal")
+        # Deleted rows are overwritten with zeros, not left in free pages: "forget me" means it.
+        self.db.execute("pragma secure_delete = on")
         self.db.table("sessions").create(
             {"key": str, "lang": str, "node": str, "data": str, "updated_at": float},
             pk="key",
@@ -149,6 +155,11 @@ class SqliteStore:
             self.db.execute("delete from sessions where key = ?", [key])
             self.db.execute("delete from reports where user_key = ?", [key])
             self.db.execute("delete from message_ids where key = ?", [key])
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database and empty it: erased rows leave no copy."""
+        self.db.execute("pragma wal_checkpoint(TRUNCATE)").fetchall()
 
     def commit(
         self,
@@ -225,6 +236,7 @@ class SqliteStore:
             reports = self.db.execute("delete from reports where created_at < ?", [cutoff]).rowcount
             self.db.execute("delete from processed where at < ?", [now - 7 * 86400])
             self.db.execute("delete from message_ids where at < ?", [now - MESSAGE_IDS_TTL])
+        self._checkpoint()
         return int(sessions), int(reports)
 
     def ping(self) -> None:

@@ -123,6 +123,32 @@ def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
     return Inbound(Kind.UNSUPPORTED, lang_hint=lang_hint)
 
 
+def staff_parts(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """A staff post as HTML messages under Telegram's limit: the first line bold, all escaped.
+
+    Escaping can make a line five times longer ("&" is "&amp;"), so lines are measured once
+    escaped, and a line too long even alone is cut, before escaping, where it has spaces.
+    """
+    parts: list[str] = []
+    current = ""
+    for n, line in enumerate(text.split("\n")):
+        pieces = (
+            [line] if len(html.escape(line, quote=False)) <= limit else split_text(line, limit // 6)
+        )
+        for piece in pieces:
+            escaped = html.escape(piece, quote=False)
+            if n == 0:
+                escaped = f"<b>{escaped}</b>"
+            if current and len(current) + 1 + len(escaped) > limit:
+                parts.append(current)
+                current = escaped
+            else:
+                current = f"{current}\n{escaped}" if current else escaped
+    if current:
+        parts.append(current)
+    return parts
+
+
 class SentMessages:
     """The ids of each chat's recent messages, both ways, so quick exit can delete them."""
 
@@ -446,11 +472,19 @@ class TelegramChannel:
         chat_id = self.settings.staff_chat_id
         if chat_id is None:
             return
-        text = html.escape(staff_text(report), quote=False)
-        try:
-            await self._retry(lambda: self.app.bot.send_message(chat_id, text))
-        except TelegramError as exc:
-            log.error("could not post a report to the staff chat: %s", type(exc).__name__)
+        parts = staff_parts(staff_text(report))
+        for i, part in enumerate(parts):
+            try:
+                await self._retry(
+                    functools.partial(
+                        self.app.bot.send_message, chat_id, part, parse_mode=ParseMode.HTML
+                    )
+                )
+            except TelegramError as exc:
+                log.error(
+                    "could not post a report to the staff chat (part %d of %d): %s",
+                    i + 1, len(parts), type(exc).__name__,
+                )  # fmt: skip
 
     async def _retry(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Try again after a 429, a server error or a timeout."""

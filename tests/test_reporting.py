@@ -20,6 +20,7 @@ from bot.engine import Engine
 from bot.forms import summary
 from bot.reports import (
     REFERENCE_ALPHABET,
+    Report,
     community_trigger_applies,
     export_csv,
     is_reference,
@@ -237,6 +238,16 @@ def test_export_csv_has_the_columns_staff_need(engine: Engine, tmp_path: Path) -
         "in_borough", "when", "ongoing", "contact",
     ]  # fmt: skip
     assert rows[0]["what"] == "Loud music from flat 3 every night"
+
+
+@pytest.mark.parametrize("typed", ["=1+2", "@SUM(1)", "+44 cmd", "-2+3", "\tx", "\rx"])
+def test_export_csv_never_hands_a_spreadsheet_a_formula(typed: str) -> None:
+    report = Report(reference="K-1", created_at="2026-11-24T15:00:00+00:00", lang="en",
+                    channel="telegram", category="noise", what=typed, where="=HYPERLINK(1)",
+                    in_borough="yes", when="today", ongoing="yes")  # fmt: skip
+    [row] = list(csv.DictReader(io.StringIO(export_csv([report]))))
+    assert row["what"] == "'" + typed and row["where"] == "'=HYPERLINK(1)"
+    assert row["reference"] == "K-1" and row["lang"] == "en"  # ordinary cells as they were
 
 
 def test_export_stats_and_purge_commands(engine: Engine, tmp_path: Path) -> None:

@@ -130,3 +130,38 @@ def test_engine_failure_becomes_an_apology(engine: Engine, monkeypatch: pytest.M
     assert "something went wrong" in reply.text
     assert "secret detail" not in reply.text
     assert [c.id for c in reply.choices] == ["menu"]
+
+
+def raw_bytes(path: Path) -> bytes:
+    """Every byte of the database and its side files, as they lie on disk."""
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def test_forget_me_leaves_the_words_in_no_file_while_the_bot_runs(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from tests.test_reporting import fill_form
+
+    path = tmp_path / "bot.db"
+    store = SqliteStore(path)
+    conv = Conversations(engine, store, b"s" * 32, clock=lambda: NOW)
+    _confirm, send = fill_form(conv, contact="07700 900123")  # a report linked to the person
+    send(Inbound.choice("act:file_report"))
+    assert b"Loud music from flat 3" in raw_bytes(path)
+    assert len(store.reports()) == 1
+    store.forget(conv.key("telegram", "u1"))
+    # Still open, as under `bot run`: neither the database, its free pages nor the WAL keep it.
+    assert b"Loud music from flat 3" not in raw_bytes(path)
+    assert b"07700 900123" not in raw_bytes(path)
+    store.close()
+
+
+def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = SqliteStore(path)
+    store.save_session("k", Session("en", "menu", {}, NOW))
+    files = [p for p in tmp_path.glob("bot.db*") if p.is_file()]
+    assert {p.name for p in files} >= {"bot.db", "bot.db-wal"}
+    for p in files:
+        assert p.stat().st_mode & 0o077 == 0, p.name
+    store.close()

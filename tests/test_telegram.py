@@ -22,7 +22,7 @@ from bot.telegram_channel import COMMANDS, TelegramChannel, to_html
 from bot.types import Inbound, Reply
 from bot.web import TELEGRAM_SECRET_HEADER, create_app, server
 from tests.conftest import Chat
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, render
 
 JSON = dict[str, Any]
 
@@ -371,6 +371,39 @@ async def test_a_new_report_is_posted_to_the_staff_chat_without_contact_details(
     assert report.reference in post["text"]
     assert "drug dealing in the stairwell" in post["text"]
     assert running.store.filed[0][1] is None  # anonymous: no user key
+
+
+async def test_a_report_with_markup_and_long_answers_reaches_staff_as_typed(
+    fake: FakeTelegram, start: Callable[..., Any]
+) -> None:
+    running = await start(staff_chat_id=-500)
+    conv = running.channel.conversations
+    # Answers are kept to 500 characters; escaped, these two become over 4,096 together.
+    what = "<b>Tom & Jerry</b> " + "&" * 470
+    where = "Golborne Road W10 & the <i>park</i> " + "&" * 450
+    for step in (
+        Inbound.choice("lang:en"),
+        Inbound.choice("report.form"),
+        Inbound.message(what),
+        Inbound.message(where),
+    ):
+        await conv.feed("telegram", "22", step)
+    key = conv.key("telegram", "22")
+    for _ in range(10):
+        if running.store.sessions[key].node == "report.form.confirm":
+            break
+        await conv.feed("telegram", "22", Inbound.message("1"))
+    await conv.feed("telegram", "22", Inbound.choice("act:file_report"))
+    [report] = running.store.reports()
+    posts = await replies_to(fake, -500, 2)
+    assert all(p["parse_mode"] == "HTML" and len(p["text"]) <= 4096 for p in posts)
+    # What staff read, once Telegram has parsed the HTML (the fake checks it as Telegram does).
+    read = [render(p["text"], p["parse_mode"], 4096, "empty") for p in posts]
+    shown = "\n".join(read)
+    assert report.reference in read[0] and read[0].startswith("New report")
+    assert "<b>Tom & Jerry</b>" in shown and "&lt;" not in shown  # as typed, not as markup
+    assert "Golborne Road W10 & the <i>park</i>" in shown
+    assert shown.count("&") >= 920
 
 
 async def test_staff_commands_work_only_in_the_staff_chat(
