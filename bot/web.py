@@ -11,7 +11,7 @@ from typing import Protocol
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -21,6 +21,40 @@ log = logging.getLogger("bot.web")
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1_000_000  # an update is a few kilobytes; refuse anything absurd
+
+
+class _Refused(Exception):
+    """A request body refused before it was read whole: `status` says why."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+async def capped_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, read only up to `limit`: a declared or streamed excess is refused at once.
+
+    Reading it whole first would let anyone, without a signature, make the process hold any
+    amount of memory.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdecimal():
+            raise _Refused(400)
+        if int(declared) > limit:
+            raise _Refused(413)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _Refused(413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        log.info("a caller hung up before sending its whole request")
+        raise _Refused(400) from None
+    return b"".join(chunks)
+
 
 WHATSAPP_SIGNATURE_HEADER = "X-Hub-Signature-256"
 
@@ -75,9 +109,10 @@ def create_app(
             given = request.headers.get(TELEGRAM_SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), hook.webhook_secret.encode()):
                 return Response(status_code=403)
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                return Response(status_code=413)
+            try:
+                body = await capped_body(request)
+            except _Refused as refused:
+                return Response(status_code=refused.status)
             try:
                 data = json.loads(body)
             except ValueError:
@@ -99,9 +134,10 @@ def create_app(
             return PlainTextResponse(answer, status_code=status)
 
         async def whatsapp_webhook(request: Request) -> Response:
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                return Response(status_code=413)
+            try:
+                body = await capped_body(request)
+            except _Refused as refused:
+                return Response(status_code=refused.status)
             answer, status = await wa.receive(body, request.headers.get(WHATSAPP_SIGNATURE_HEADER))
             return PlainTextResponse(answer, status_code=status)
 

@@ -1,0 +1,100 @@
+"""The web server under abuse: bodies are capped before they are read, hang-ups are quiet."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.requests import Request
+
+from bot.store import MemoryStore
+from bot.web import MAX_BODY, _Refused, capped_body, create_app
+
+CHUNK = 64 * 1024
+
+
+def request(
+    headers: dict[str, str], messages: list[dict[str, object]] | None = None
+) -> tuple[Request, list[int]]:
+    """A request whose body arrives as `messages` (or endlessly, in 64 KB chunks)."""
+    calls = [0]
+
+    async def receive() -> dict[str, object]:
+        calls[0] += 1
+        if messages is None:
+            return {"type": "http.request", "body": b"x" * CHUNK, "more_body": True}
+        return messages.pop(0)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/webhooks/whatsapp",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    return Request(scope, receive), calls
+
+
+async def test_a_declared_huge_body_is_refused_without_reading_it() -> None:
+    req, calls = request({"content-length": str(100 * 1024 * 1024)})
+    with pytest.raises(_Refused) as refused:
+        await capped_body(req)
+    assert refused.value.status == 413 and calls[0] == 0
+
+
+async def test_an_endless_stream_is_cut_at_the_cap() -> None:
+    req, calls = request({})  # chunked: no length declared
+    with pytest.raises(_Refused) as refused:
+        await capped_body(req)
+    assert refused.value.status == 413
+    assert calls[0] == MAX_BODY // CHUNK + 1  # read no further than the cap
+
+
+async def test_a_caller_hanging_up_is_an_info_line(caplog: pytest.LogCaptureFixture) -> None:
+    req, _calls = request({}, [{"type": "http.request", "body": b"{", "more_body": True},
+                               {"type": "http.disconnect"}])  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="bot.web"), pytest.raises(_Refused) as refused:
+        await capped_body(req)
+    assert refused.value.status == 400
+    [record] = [r for r in caplog.records if r.name == "bot.web"]
+    assert record.levelno == logging.INFO and "hung up" in record.getMessage()
+
+
+async def test_an_ordinary_body_is_read_whole() -> None:
+    req, _calls = request({"content-length": "7"}, [
+        {"type": "http.request", "body": b"{\"a\"", "more_body": True},
+        {"type": "http.request", "body": b":1}", "more_body": False},
+    ])  # fmt: skip
+    assert await capped_body(req) == b'{"a":1}'
+
+
+class Hook:
+    """A WhatsApp channel that records what reached it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def verify(
+        self, mode: str | None, token: str | None, challenge: str | None
+    ) -> tuple[str, int]:
+        return "", 403
+
+    async def receive(self, body: bytes, signature: str | None) -> tuple[str, int]:
+        self.bodies.append(body)
+        return "", 403
+
+
+async def test_an_oversized_unsigned_post_never_reaches_the_channel() -> None:
+    hook = Hook()
+    app = create_app(MemoryStore(), whatsapp=hook)
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(10 * MAX_BODY // CHUNK):
+            yield b"x" * CHUNK
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bot"
+    ) as c:
+        streamed = await c.post("/webhooks/whatsapp", content=endless())
+        small = await c.post("/webhooks/whatsapp", content=b'{"object": "x"}')
+    assert streamed.status_code == 413
+    assert hook.bodies == [b'{"object": "x"}'] and small.status_code == 403
