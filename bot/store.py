@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ import sqlite_utils
 from bot.reports import Report
 from bot.types import Session
 
+MIN_FREE = 20_000_000  # bytes; under this, /healthz says the database cannot be written
 SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages
 MESSAGE_IDS_TTL = 48 * 3600.0  # Telegram lets a bot delete a message for 48 hours, no longer
 
@@ -74,10 +76,15 @@ class Store(Protocol):
         """The (when, message id) remembered for a person, forgetting them."""
 
 
+class StoreFull(OSError):
+    """The disk holding the database has (almost) no room left."""
+
+
 class SqliteStore:
     """The production store: one SQLite file in WAL mode."""
 
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         # Readable by its owner only: it holds reports and contact details. SQLite gives the
         # -wal and -shm files the database file's own permissions.
@@ -240,8 +247,14 @@ class SqliteStore:
         return int(sessions), int(reports)
 
     def ping(self) -> None:
-        """Raise if the database cannot be read."""
+        """Raise if the database cannot be read, or written (locked, read-only, disk full)."""
         self.db.execute("select count(*) from sessions").fetchone()
+        # Taking the write lock proves the file is writable; the disk's room is checked too,
+        # since SQLite only finds a full disk when it next has to grow the file.
+        with self._immediate():
+            pass
+        if shutil.disk_usage(self.path.parent).free < MIN_FREE:
+            raise StoreFull(f"under {MIN_FREE // 1_000_000} MB free beside the database")
 
     def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
         """Remember (key, message id, when) of messages quick exit may delete after a restart."""

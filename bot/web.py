@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.store import Store
+from bot.store import Store, StoreFull
 
 log = logging.getLogger("bot.web")
 
@@ -93,6 +93,9 @@ def create_app(
     async def healthz(_request: Request) -> Response:
         try:
             store.ping()
+        except StoreFull:
+            log.error("health check failed: the disk is (almost) full")
+            return JSONResponse({"status": "error", "database": "disk full"}, status_code=503)
         except Exception as exc:
             log.error("health check failed: %s", type(exc).__name__)
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)

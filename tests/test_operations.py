@@ -266,3 +266,34 @@ async def test_sigterm_finishes_the_message_in_hand_then_closes_the_database(
     assert "stopped" in err.decode()
     # Closed cleanly: the write-ahead log was folded into the database and removed.
     assert (tmp_path / "bot.db").exists() and not (tmp_path / "bot.db-wal").exists()
+
+
+async def test_health_check_fails_when_the_database_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import sqlite3
+
+    from bot import store as store_module
+
+    store = SqliteStore(tmp_path / "bot.db", busy_timeout=0.1)
+    app = create_app(store)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bot"
+    ) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        other = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+        other.execute("begin immediate")  # another process holds the write lock
+        locked = await client.get("/healthz")
+        assert locked.status_code == 503 and locked.json()["database"] == "unavailable"
+        other.execute("rollback")
+        other.close()
+        real = shutil.disk_usage
+        monkeypatch.setattr(
+            store_module.shutil, "disk_usage", lambda p: real(p)._replace(free=1_000_000)
+        )
+        full = await client.get("/healthz")
+        assert full.status_code == 503 and full.json()["database"] == "disk full"
+        monkeypatch.setattr(store_module.shutil, "disk_usage", real)
+        assert (await client.get("/healthz")).status_code == 200
+    store.close()
