@@ -165,6 +165,9 @@ def server(app: Starlette, port: int, host: str = "0.0.0.0") -> Server:
         host=host,
         port=port,
         log_level="warning",
+        # No logging set-up of its own: uvicorn's lines and tracebacks reach our handler, so
+        # they are JSON under LOG_FORMAT=json and scrubbed like every other line.
+        log_config=None,
         access_log=False,
         # Longer than a reverse proxy's or Telegram's idle connection (nginx keeps 60 s): a
         # caller reusing a connection just as we close it would see an error.

@@ -98,3 +98,28 @@ async def test_an_oversized_unsigned_post_never_reaches_the_channel() -> None:
         small = await c.post("/webhooks/whatsapp", content=b'{"object": "x"}')
     assert streamed.status_code == 413
     assert hook.bodies == [b'{"object": "x"}'] and small.status_code == 403
+
+
+def test_the_servers_own_lines_go_through_the_scrubbing_json_formatter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from bot.logs import configure_logging
+    from bot.web import server
+
+    configure_logging("json", "INFO")
+    try:
+        server(create_app(MemoryStore()), 0, "127.0.0.1")  # uvicorn sets up logging here
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        assert uvicorn_log.handlers == [] and uvicorn_log.propagate
+        try:
+            raise RuntimeError("boom for +44 7700 900123")
+        except RuntimeError:
+            uvicorn_log.exception("Exception in ASGI application")
+        [line] = [x for x in capsys.readouterr().err.splitlines() if "ASGI" in x]
+        record = json.loads(line)
+        assert record["logger"] == "uvicorn.error" and record["level"] == "ERROR"
+        assert "RuntimeError" in record["error"] and "7700" not in line
+    finally:
+        configure_logging()
