@@ -66,7 +66,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 POOL_SIZE = 16
 # Seconds between writes of new message ids to the store, so quick exit still deletes what came
 # before a restart; a graceful stop writes them all.
-SAVE_IDS_EVERY = 10.0
+SAVE_IDS_EVERY = 10.0  # ids are saved with each turn; this retries any the store refused
 
 # The commands Telegram lists in its menu, with descriptions in every language.
 COMMANDS = (
@@ -400,6 +400,8 @@ class TelegramChannel:
             CHANNEL, str(user_id), inbound, update_id=str(update_id)
         )
         await self.deliver(chat_id, replies)
+        # With the turn, not later: after a crash, quick exit still knows every message.
+        self.save_ids()
 
     # Sending.
     async def deliver(self, chat_id: int, replies: list[Reply]) -> None:

@@ -196,14 +196,26 @@ async def test_quick_exit_after_a_restart_still_deletes_what_came_before(
     assert [len(ids) for ids in again.store.message_ids.values()] == [1]
 
 
+async def test_message_ids_are_kept_with_the_turn_so_a_crash_loses_none(
+    fake: FakeTelegram, start: Callable[..., Any]
+) -> None:
+    running = await start()
+    await open_domestic_abuse(fake, 16)
+
+    # No stop and no timer: once the turn is done, a kill -9 would leave every id for quick exit.
+    def kept() -> set[int]:
+        return {mid for ids in running.store.message_ids.values() for _at, mid in ids}
+
+    await fake.wait_for(lambda: kept() == set(fake.messages[16]), timeout=2)
+
+
 async def test_forget_me_keeps_no_message_ids(
     fake: FakeTelegram, start: Callable[..., Any]
 ) -> None:
     running = await start()
     fake.user_message(15, "/start")
     await replies_to(fake, 15, 1)
-    running.channel.save_ids()  # as the channel does every few seconds
-    assert running.store.message_ids
+    await fake.wait_for(lambda: bool(running.store.message_ids), timeout=2)  # with the turn
     fake.user_message(15, "/forget")
     await replies_to(fake, 15, 2)
     fake.user_press(15, "act:forget_confirmed")
