@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
+from bot.i18n import N_
 from bot.locks import KeyedLocks
 from bot.reports import Report
 from bot.store import SESSION_TTL, STORE_ERRORS, Store, today
@@ -23,6 +25,15 @@ from bot.worker import EngineProcess, WorkerError
 log = logging.getLogger("bot.conversation")
 
 ReportListener = Callable[[Report], Any]
+
+# One person's messages a minute, at most: far more than anyone types, so a flood from one
+# account cannot hold the capacity everyone shares. Past it they are told once, then ignored.
+RATE_WINDOW = 60.0
+RATE_MAX = 30
+SLOW_DOWN = N_(
+    "You are sending messages very fast, so I have paused for a moment. Please wait a "
+    "minute, then send your message again. In danger now? Call 999."
+)
 
 
 class Conversations:
@@ -47,6 +58,8 @@ class Conversations:
         self._drafts: dict[str, tuple[float, dict[str, Any]]] = {}
         self.report_listeners: list[ReportListener] = []
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._recent: dict[str, deque[float]] = {}  # when each person's last messages came
+        self._told: set[str] = set()  # people already asked to slow down in this minute
 
     def key(self, channel: str, user_id: str) -> str:
         """An HMAC of channel and user id: the raw id is never stored."""
@@ -154,6 +167,8 @@ class Conversations:
     ) -> list[Reply]:
         """Like handle, but two events from the same person never run at once."""
         key = self.key(channel, user_id)
+        if self._too_fast(key):
+            return self._slow_down(channel, key)
         async with self._locks.hold(key):
             if self.remote is None:
                 return self.handle(channel, user_id, inbound, update_id)
@@ -165,6 +180,36 @@ class Conversations:
             if report is not None:
                 self._announce(report)
             return replies
+
+    def _too_fast(self, key: str) -> bool:
+        """Whether this person has sent RATE_MAX messages in the last RATE_WINDOW seconds."""
+        now = self._clock()
+        recent = self._recent.setdefault(key, deque())
+        while recent and now - recent[0] > RATE_WINDOW:
+            recent.popleft()
+        if len(recent) >= RATE_MAX:
+            return True
+        recent.append(now)
+        self._told.discard(key)
+        if len(self._recent) > 10_000:  # forget people who have gone quiet
+            self._recent = {
+                k: q for k, q in self._recent.items() if q and now - q[-1] <= RATE_WINDOW
+            }
+        return False
+
+    def _slow_down(self, channel: str, key: str) -> list[Reply]:
+        """Ask once to slow down (in the person's language, with 999); then say nothing."""
+        if key in self._told:
+            return []
+        self._told.add(key)
+        log.warning("one person is sending too fast", extra=self._who(channel, key))
+        try:
+            session = self.store.load_session(key, self._clock())
+        except STORE_ERRORS:
+            session = None
+        lang = session.lang if session else None
+        _ = self.engine.content.catalogs.get(lang)
+        return [self.engine.finish(lang, Reply(_(SLOW_DOWN)))]
 
     def _announce(self, report: Report) -> None:
         for listener in self.report_listeners:

@@ -134,7 +134,7 @@ class Engine:
             _ = self.tr(st)
             self._nudge(st, _("Sorry, I can only read text and button presses here."))
         lang = st.session.lang or session.lang  # after a quick exit, still answer in their language
-        replies = [self._finish(lang, r) for r in st.replies]
+        replies = [self.finish(lang, r) for r in st.replies]
         return Turn(st.session, replies, st.events, st.report)
 
     def tr(self, st: _State) -> Translator:
@@ -525,7 +525,7 @@ class Engine:
             "If a crime is happening, report it to the police too.",
             reference=reference,
         )
-        return self._finish(lang, Reply(text, (Choice(MENU, _(HOME)),)))
+        return self.finish(lang, Reply(text, (Choice(MENU, _(HOME)),)))
 
     # Privacy.
     def _quick_exit(self, st: _State) -> None:
@@ -565,7 +565,7 @@ class Engine:
                 target = part
         return target
 
-    def _finish(self, lang: str | None, reply: Reply) -> Reply:
+    def finish(self, lang: str | None, reply: Reply) -> Reply:
         """Mark the reply's language; right-to-left ones keep numbers and links readable."""
         lang = lang or "en"
         if not self.content.catalogs.get(lang).rtl:

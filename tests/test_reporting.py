@@ -345,3 +345,23 @@ def test_the_summary_lines_follow_the_languages_punctuation(
     text = summary({"what": "graffiti on the bridge", "when": "today"}, _)
     assert text.splitlines()[0] == line  # the person's words as typed, braces and all
     assert summary({"what": "{where} {0}"}, _).splitlines()[0].endswith(": {where} {0}")
+
+
+async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not(
+    engine: Engine,
+) -> None:
+    from bot.conversation import RATE_MAX, RATE_WINDOW
+
+    clock = [NOW]
+    conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
+    await conv.feed("telegram", "flood", Inbound.choice("lang:fr"))
+    for _ in range(RATE_MAX - 1):
+        assert await conv.feed("telegram", "flood", Inbound.message("bruit"))
+    [notice] = await conv.feed("telegram", "flood", Inbound.message("bruit"))
+    assert notice.text.startswith("Vous envoyez des messages très vite") and "999" in notice.text
+    assert await conv.feed("telegram", "flood", Inbound.message("bruit")) == []  # told once
+    # Someone else is answered as usual meanwhile.
+    assert await conv.feed("telegram", "other", Inbound.message("noisy neighbours"))
+    clock[0] += RATE_WINDOW + 1  # a minute later, the same person is answered again
+    [menu] = await conv.feed("telegram", "flood", Inbound.command("start"))
+    assert "999" in menu.text and menu.choices
