@@ -66,6 +66,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 POOL_SIZE = 16
 # Seconds between writes of new message ids to the store, so quick exit still deletes what came
 # before a restart; a graceful stop writes them all.
+UNBOUNDED = 1 << 30  # PTB's concurrency limit, set out of reach (see InOrder)
 SAVE_IDS_EVERY = 10.0  # ids are saved with each turn; this retries any the store refused
 
 # The commands Telegram lists in its menu, with descriptions in every language.
@@ -207,19 +208,26 @@ class Requests(AiohttpRequest):
 
 
 class InOrder(BaseUpdateProcessor):
-    """Updates run concurrently, but one person's updates run one at a time, in arrival order."""
+    """Updates run concurrently, but one person's updates run one at a time, in arrival order.
+
+    The person's turn is taken first and a shared slot second, so a backlog from one person
+    waits without holding any of the slots everyone else's updates need. (PTB's own limit is
+    taken before `do_process_update`, so it is set out of reach and ours applies instead.)
+    """
 
     def __init__(self, max_concurrent_updates: int = 256) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(UNBOUNDED)
         self._locks = KeyedLocks()
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the person's earlier updates, then process this one."""
+        """Wait for the person's earlier updates, then for a slot, then process this one."""
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
-        async with self._locks.hold(chat.id):
+        async with self._locks.hold(chat.id), self._slots:
             await coroutine
 
     async def initialize(self) -> None:
