@@ -17,7 +17,7 @@ from bot.langid import LanguageGuesser
 from bot.reports import Report, community_trigger_applies, new_reference
 from bot.text import clean, fold
 from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
-from bot.understanding import Danger, Reading, Understanding, load_understanding
+from bot.understanding import WHO_OPTIONS, Ask, Danger, Reading, Understanding, load_understanding
 
 log = logging.getLogger("bot.engine")
 
@@ -48,12 +48,10 @@ ASK_DANGER = N_("Is someone in danger right now?")
 ASK_WHO = N_("Who is this about?")
 ASK_TOPIC = N_("Which of these is closest?")
 SEE_SERVICES = N_("See the services")
-# The question about who it is about offers these situations (situations.yaml), in this order.
-WHO_LABELS = {
-    "abuse.partner": N_("About me"),
-    "abuse.partner.other": N_("Someone I know"),
-    "abuse.own": N_("My own behaviour"),
-}
+# The buttons of "Who is this about?", one for each of its situations.
+WHO_LABELS = dict(
+    zip(WHO_OPTIONS, (N_("About me"), N_("Someone I know"), N_("My own behaviour")), strict=True)
+)
 
 Event = tuple[str, str]
 
@@ -194,11 +192,12 @@ class Engine:
         if pressed:
             self._choice(st, pressed)
             return
-        named = _LANGUAGE_NAMES.get(fold(text).strip(" .!"))
+        folded = fold(text).strip(" .!")
+        named = _LANGUAGE_NAMES.get(folded)
         if named and not (node and node.input):
             self._choice(st, f"lang:{named}")  # a language's own name, typed: choose it
             return
-        if not (node and node.input) and fold(text).strip(" .!") in _GREETINGS:
+        if not (node and node.input) and folded in _GREETINGS:
             self._go_or_ask_language(st, MENU)
             return
         reading = self.understanding.read(text)
@@ -372,24 +371,21 @@ class Engine:
         if not reading.hits:
             self._nudge(st, _("Sorry, I couldn't find a service for that. Pick a topic:"), "help")
             return
-        for hit in reading.hits:
-            st.events.append(("service", hit.id))
-        # Only the service ids are kept, never the words that found them.
-        st.session.data["results"] = [h.id for h in reading.hits]
-        st.session.data.pop("topic", None)
-        if reading.danger is Danger.MAYBE and not urgent:
-            st.events.append(("ask", "danger"))
-            st.session.data["ask"] = {"kind": "danger", "options": []}
-            self._show(st, ASK)
-        elif reading.ask and not urgent:
-            st.events.append(("ask", reading.ask.kind))
-            st.session.data["ask"] = {
-                "kind": reading.ask.kind,
-                "options": list(reading.ask.options),
-            }
+        self._offer(st, [h.id for h in reading.hits])
+        ask = Ask("danger", ()) if reading.danger is Danger.MAYBE else reading.ask
+        if ask and not urgent:
+            st.events.append(("ask", ask.kind))
+            st.session.data["ask"] = {"kind": ask.kind, "options": list(ask.options)}
             self._show(st, ASK)
         else:
             self._show(st, RESULTS)
+
+    def _offer(self, st: _State, services: list[str]) -> None:
+        """Keep the services found, for the results screen: their ids, never the words."""
+        for sid in services:
+            st.events.append(("service", sid))
+        st.session.data["results"] = services
+        st.session.data.pop("topic", None)
 
     def _run(self, st: _State, command: str) -> None:
         """A command typed in words: what its button or /command does."""
@@ -410,11 +406,7 @@ class Engine:
         elif situation.danger:
             self._show(st, EMERGENCY)
         else:
-            services = [s for s in situation.services if s in self.content.directory.services]
-            st.session.data["results"] = services[:3]
-            st.session.data.pop("topic", None)
-            for sid in services[:3]:
-                st.events.append(("service", sid))
+            self._offer(st, list(situation.services[:3]))
             self._show(st, RESULTS)
 
     def _ask(self, st: _State) -> tuple[str, list[Choice]]:

@@ -2,9 +2,10 @@
 
 Learned from the labelled examples in locales/<lang>/examples.yaml (scikit-learn): character
 n-grams (typos, scripts, Arabizi and Finglish) and word n-grams feed two linear models, one for
-the situation and one for danger now. Training is deterministic and takes seconds; the trained
-models are cached under a fingerprint of the files they come from, so a start is fast and a
-changed example means training again. High-precision rules (bot.safety) add recall for danger.
+the situation and one for danger now. Training is deterministic and takes about forty seconds;
+the trained models are cached under a fingerprint of the files they come from, so a start is
+fast and a changed example means training again. High-precision rules (bot.safety) add recall
+for danger.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ MODEL_VERSION = "4"  # raise when the features or models change, so old caches a
 # messages bring the card, and at 0.2 every danger-now message there is at least asked about.
 DANGER_YES = 0.55
 DANGER_ASK = 0.2
-# With 84 situations the probabilities spread thin; these were chosen by cross-validation on
+# With 85 situations the probabilities spread thin; these were chosen by cross-validation on
 # the examples: a command or screen this likely is right 9 times in 10 and fires on under 0.5%
 # of other messages, and below UNSURE the best situation is right only one time in four.
 COMMAND_MIN = 0.3  # words taken as a command ("forget me"): forget still asks to confirm
@@ -57,6 +58,9 @@ ASK_WHO = 0.15  # own behaviour this likely, but under WHO_MIN: ask who it is ab
 # A situation's later services are a little less likely to be the one a person needs.
 RANK_WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.6)
 MAX_HITS = 3
+# The question "Who is this about?" offers these situations: about me, someone I know, my own
+# behaviour.
+WHO_OPTIONS = ("abuse.partner", "abuse.partner.other", "abuse.own")
 KEEP_CACHED = 3  # trained models kept in the cache folder
 
 
@@ -78,7 +82,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Ask:
-    """A question back when the reading is unsure: `kind` is "who" or "topic"; `options` ids."""
+    """A question back: `kind` is "danger", "who" or "topic"; `options` are ids to offer."""
 
     kind: str
     options: tuple[str, ...]
@@ -132,8 +136,9 @@ class Model:
         # probabilities.
         # random_state: its solver visits examples in a shuffled order; fixed, so the same
         # examples always give the same model. The three folds train on both cores at once.
-        svm = LinearSVC(C=0.5, random_state=0)
-        calibrated = CalibratedClassifierCV(svm, cv=3, ensemble=False, n_jobs=2)
+        calibrated = CalibratedClassifierCV(
+            LinearSVC(C=0.5, random_state=0), cv=3, ensemble=False, n_jobs=2
+        )
         calibrated.fit(x, labels)
         [fitted] = calibrated.calibrated_classifiers_
         svm = fitted.estimator
@@ -231,7 +236,8 @@ class Understanding:
         self.situations = situations
         self.model = model
         self.labels: list[str] = model.classes
-        self.for_groups = {sid: s.groups for sid, s in directory.services.items()}
+        # Ties go to the service staff listed first; fixed at start-up, so computed once.
+        self._order = {sid: i for i, sid in enumerate(directory.services)}
         self._danger = [i for i, s in enumerate(self.labels) if situations[s].danger]
         self._who = {g: [i for i, s in enumerate(self.labels) if situations[s].who == g]
                      for g in {s.who for s in situations.values() if s.who}}  # fmt: skip
@@ -268,7 +274,7 @@ class Understanding:
             return Reading(danger, p_danger, ranked, command=top.command)
         if top.danger and danger is Danger.YES:
             return Reading(danger, p_danger, ranked)  # the 999 card alone: nothing else now
-        hits = self._hits(probs)
+        hits = self._hits(probs, top)
         if top.screen and p_best >= SCREEN_MIN and danger is Danger.NO:
             return Reading(danger, p_danger, ranked, hits, screen=top.screen)
         return Reading(danger, p_danger, ranked, hits, ask=self._ask(probs, ranked, hits))
@@ -279,7 +285,7 @@ class Understanding:
 
     def _allowed(self, service: str, probs: np.ndarray, top: Situation) -> bool:
         """Whether the service is for the person the message is about."""
-        groups = self.for_groups.get(service, ())
+        groups = self.directory.services[service].groups
         for group, who in EXCLUSIVE.items():
             # Only for that group: the message must be most likely about it.
             if group in groups and top.who != who and self.who(probs, who) < WHO_MIN:
@@ -289,16 +295,14 @@ class Understanding:
         young = "under-18s" in groups or "parents-carers" in groups
         return not (young and self.who(probs, "adult-at-risk") >= WHO_MIN)
 
-    def _hits(self, probs: np.ndarray) -> tuple[Hit, ...]:
+    def _hits(self, probs: np.ndarray, top: Situation) -> tuple[Hit, ...]:
         scores: dict[str, float] = defaultdict(float)
         for i, p in enumerate(probs):
             if p < 0.02:
                 continue
             for rank, sid in enumerate(self.situations[self.labels[i]].services):
                 scores[sid] += float(p) * RANK_WEIGHTS[min(rank, len(RANK_WEIGHTS) - 1)]
-        order = {sid: i for i, sid in enumerate(self.directory.services)}
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], order.get(kv[0], 0)))
-        top = self.situations[self.labels[int(np.argmax(probs))]]
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self._order[kv[0]]))
         kept = [(sid, s) for sid, s in ranked if self._allowed(sid, probs, top)]
         return tuple(Hit(sid, round(100 * min(s, 1.0), 1)) for sid, s in kept[:MAX_HITS])
 
@@ -309,7 +313,7 @@ class Understanding:
         # Abuse that may be the person's own: ask, rather than offer a victim a perpetrators'
         # line or a perpetrator the victims' ones.
         if ASK_WHO <= self.who(probs, "own") < WHO_MIN:
-            return Ask("who", ("abuse.partner", "abuse.partner.other", "abuse.own"))
+            return Ask("who", WHO_OPTIONS)
         if ranked[0][1] >= UNSURE or not hits:
             return None
         topics: list[str] = []
