@@ -2,11 +2,13 @@
 
 Run: .venv/bin/python bench/understanding_bench.py [--verbose] [--no-cv] [--testset DIR]
 
-1. The blind test set (bench/testset/<lang>.yaml), written apart from the training examples by
-   someone who never saw them or the old word lists. Per language: the right service first and
-   in the top 3, services offered that must not be (a perpetrators' line to a victim), danger now
-   caught (the 999 card, or the question "Is someone in danger right now?"), harmless-but-alarming
-   and ordinary messages that raised the 999 card, commands in words.
+1. A blind test set (default bench/heldout2/<lang>.yaml), written apart from the training
+   examples by a writer given only directory.yaml, situations.yaml and the product description,
+   who never saw the examples, the old word lists or the other test sets (bench/devset, whose
+   misses were read while building, and bench/heldout, kept for comparison). Per language: the
+   right service first and in the top 3, services offered that must not be (a perpetrators' line
+   to a victim), danger now caught (the 999 card, or the question "Is someone in danger right
+   now?"), harmless-but-alarming and ordinary messages that raised the 999 card, commands.
 2. Cross-validated figures on the examples themselves (5 folds): situation accuracy, the top 3
    services, danger now caught and false alarms.
 3. Engine time per message (p50, p99) and a cold `bot search` (model cached, and trained anew).
