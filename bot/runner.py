@@ -60,6 +60,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await engine_process.start()
         if telegram is not None:
             await telegram.start()
+        if whatsapp is not None:
+            whatsapp.resume()
         # Served in polling mode too: /healthz is what a container's health check asks.
         hook = telegram if settings.telegram_webhook_url else None
         app = create_app(

@@ -22,6 +22,9 @@ from bot.types import Session
 MIN_FREE = 20_000_000  # bytes; under this, /healthz says the database cannot be written
 SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages
 MESSAGE_IDS_TTL = 48 * 3600.0  # Telegram lets a bot delete a message for 48 hours, no longer
+INBOX_TRIES = 3  # an update that was in hand at three crashes in a row is dropped, not retried
+INBOX_TTL = 3600.0  # an update older than this when the bot comes back is dropped, not run
+STAFF_POSTS_TTL = 7 * 86400.0  # a report not posted to staff within a week is left to the export
 
 
 BUSY_TIMEOUT = 10.0  # seconds to wait for another process's write (a backup, a purge) to finish
@@ -75,6 +78,24 @@ class Store(Protocol):
     def take_message_ids(self, key: str) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
 
+    def inbox_add(self, channel: str, body: bytes, now: float) -> int:
+        """Keep an update that has arrived but whose turn is not done; its row number."""
+
+    def inbox_done(self, row: int) -> None:
+        """Delete an update whose turn is done."""
+
+    def inbox_unfinished(self, channel: str, now: float) -> list[tuple[int, bytes]]:
+        """Updates left in hand by a crash, oldest first, counting this try; stale ones dropped."""
+
+    def unposted(self) -> list[tuple[Report, int]]:
+        """Reports not yet wholly posted to the staff chat, oldest first, with parts posted."""
+
+    def post_progress(self, reference: str, parts: int, done: bool) -> None:
+        """Note how many parts of a report's staff post went out; forget it once all did."""
+
+    def tidy(self) -> None:
+        """Empty the write-ahead log, so rows deleted since (an update in hand) leave no copy."""
+
 
 class StoreFull(OSError):
     """The disk holding the database has (almost) no room left."""
@@ -123,6 +144,16 @@ class SqliteStore:
             pk=("key", "message_id"),
             if_not_exists=True,
         )
+        # Updates from their arrival until their turn is done (milliseconds, unless a crash
+        # comes between): what makes answering a webhook before the turn safe.
+        self.db.execute(
+            "create table if not exists inbox (row integer primary key autoincrement, "
+            "channel text not null, body blob not null, at float not null, tries int default 0)"
+        )
+        # References of reports whose post to the staff chat has not wholly gone out.
+        self.db.table("staff_posts").create(
+            {"reference": str, "at": float, "parts": int}, pk="reference", if_not_exists=True
+        )
 
     @contextlib.contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
@@ -160,6 +191,11 @@ class SqliteStore:
         """Erase every row about the person with this key."""
         with self._immediate():
             self.db.execute("delete from sessions where key = ?", [key])
+            self.db.execute(
+                "delete from staff_posts where reference in "
+                "(select reference from reports where user_key = ?)",
+                [key],
+            )
             self.db.execute("delete from reports where user_key = ?", [key])
             self.db.execute("delete from message_ids where key = ?", [key])
         self._checkpoint()
@@ -192,6 +228,10 @@ class SqliteStore:
                 names = ", ".join(f'"{k}"' for k in row)  # "where" and "when" are keywords
                 marks = ", ".join("?" for _ in row)
                 conn.execute(f"insert into reports ({names}) values ({marks})", list(row.values()))
+                conn.execute(
+                    "insert into staff_posts (reference, at, parts) values (?, ?, 0)",
+                    [report.reference, time.time()],
+                )
             if update is not None:
                 conn.execute(
                     "insert or replace into processed (update_key, at, reference) values (?, ?, ?)",
@@ -243,6 +283,12 @@ class SqliteStore:
             reports = self.db.execute("delete from reports where created_at < ?", [cutoff]).rowcount
             self.db.execute("delete from processed where at < ?", [now - 7 * 86400])
             self.db.execute("delete from message_ids where at < ?", [now - MESSAGE_IDS_TTL])
+            self.db.execute("delete from inbox where at < ?", [now - INBOX_TTL])
+            self.db.execute(
+                "delete from staff_posts where at < ? or reference not in "
+                "(select reference from reports)",
+                [now - STAFF_POSTS_TTL],
+            )
         self._checkpoint()
         return int(sessions), int(reports)
 
@@ -270,6 +316,53 @@ class SqliteStore:
             found = [(float(at), int(mid)) for at, mid in conn.execute(sql, [key])]
             conn.execute("delete from message_ids where key = ?", [key])
         return found
+
+    def inbox_add(self, channel: str, body: bytes, now: float) -> int:
+        """Keep an update that has arrived but whose turn is not done; its row number."""
+        with self._immediate() as conn:
+            cursor = conn.execute(
+                "insert into inbox (channel, body, at) values (?, ?, ?)", [channel, body, now]
+            )
+        return int(cursor.lastrowid or 0)
+
+    def inbox_done(self, row: int) -> None:
+        """Delete an update whose turn is done."""
+        self.db.execute("delete from inbox where row = ?", [row])
+
+    def inbox_unfinished(self, channel: str, now: float) -> list[tuple[int, bytes]]:
+        """Updates left in hand by a crash, oldest first, counting this try; stale ones dropped."""
+        with self._immediate() as conn:
+            conn.execute(
+                "delete from inbox where channel = ? and (tries >= ? or at < ?)",
+                [channel, INBOX_TRIES, now - INBOX_TTL],
+            )
+            conn.execute("update inbox set tries = tries + 1 where channel = ?", [channel])
+            sql = "select row, body from inbox where channel = ? order by row"
+            return [(int(row), bytes(body)) for row, body in conn.execute(sql, [channel])]
+
+    def unposted(self) -> list[tuple[Report, int]]:
+        """Reports not yet wholly posted to the staff chat, oldest first, with parts posted."""
+        sql = (
+            "select reports.*, staff_posts.parts as posted_parts from staff_posts "
+            "join reports using (reference) order by staff_posts.at"
+        )
+        fields = Report.__dataclass_fields__
+        return [
+            (Report(**{k: v or "" for k, v in row.items() if k in fields}), row["posted_parts"])
+            for row in self.db.query(sql)
+        ]
+
+    def post_progress(self, reference: str, parts: int, done: bool) -> None:
+        """Note how many parts of a report's staff post went out; forget it once all did."""
+        if done:
+            self.db.execute("delete from staff_posts where reference = ?", [reference])
+        else:
+            sql = "update staff_posts set parts = ? where reference = ?"
+            self.db.execute(sql, [parts, reference])
+
+    def tidy(self) -> None:
+        """Empty the write-ahead log, so rows deleted since (an update in hand) leave no copy."""
+        self._checkpoint()
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the database at `target`, taken while others keep writing."""
@@ -299,6 +392,9 @@ class MemoryStore:
         self.filed: list[tuple[Report, str | None]] = []
         self.updates: dict[str, str | None] = {}
         self.message_ids: dict[str, set[tuple[float, int]]] = {}
+        self.inbox: dict[int, tuple[str, bytes, float, int]] = {}  # row: channel, body, at, tries
+        self.staff_posts: dict[str, int] = {}  # reference: parts posted
+        self._rows = 0
 
     def commit(
         self,
@@ -315,6 +411,7 @@ class MemoryStore:
             self.sessions[key] = session
         if report is not None:
             self.filed.append((report, user_key))
+            self.staff_posts[report.reference] = 0
         if update is not None:
             self.updates[update] = report.reference if report else None
 
@@ -341,6 +438,9 @@ class MemoryStore:
     def forget(self, key: str) -> None:
         """Erase every row about the person."""
         self.sessions.pop(key, None)
+        for report, user_key in self.filed:
+            if user_key == key:
+                self.staff_posts.pop(report.reference, None)
         self.filed = [(r, k) for r, k in self.filed if k != key]
         self.message_ids.pop(key, None)
 
@@ -352,6 +452,44 @@ class MemoryStore:
     def take_message_ids(self, key: str) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
         return sorted(self.message_ids.pop(key, set()))
+
+    def inbox_add(self, channel: str, body: bytes, now: float) -> int:
+        """Keep an update in hand; its row number."""
+        self._rows += 1
+        self.inbox[self._rows] = (channel, body, now, 0)
+        return self._rows
+
+    def inbox_done(self, row: int) -> None:
+        """Delete an update whose turn is done."""
+        self.inbox.pop(row, None)
+
+    def inbox_unfinished(self, channel: str, now: float) -> list[tuple[int, bytes]]:
+        """Updates left in hand, oldest first, counting this try; stale ones dropped."""
+        found = []
+        for row, (ch, body, at, tries) in sorted(self.inbox.items()):
+            if ch != channel:
+                continue
+            if tries >= INBOX_TRIES or at < now - INBOX_TTL:
+                del self.inbox[row]
+                continue
+            self.inbox[row] = (ch, body, at, tries + 1)
+            found.append((row, body))
+        return found
+
+    def unposted(self) -> list[tuple[Report, int]]:
+        """Reports not yet wholly posted to the staff chat, with parts posted."""
+        return [(r, self.staff_posts[r.reference]) for r, _ in self.filed
+                if r.reference in self.staff_posts]  # fmt: skip
+
+    def post_progress(self, reference: str, parts: int, done: bool) -> None:
+        """Note how many parts of a report's staff post went out."""
+        if done:
+            self.staff_posts.pop(reference, None)
+        elif reference in self.staff_posts:
+            self.staff_posts[reference] = parts
+
+    def tidy(self) -> None:
+        """Nothing to empty in memory."""
 
     def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
         """Add to the aggregate counts."""
@@ -373,6 +511,9 @@ class MemoryStore:
         cutoff = datetime.fromtimestamp(now - report_days * 86400, UTC).isoformat()
         kept = [(r, k) for r, k in self.filed if r.created_at >= cutoff]
         gone, self.filed = len(self.filed) - len(kept), kept
+        references = {r.reference for r, _ in kept}
+        self.staff_posts = {k: v for k, v in self.staff_posts.items() if k in references}
+        self.inbox = {k: v for k, v in self.inbox.items() if v[2] >= now - INBOX_TTL}
         for key, ids in list(self.message_ids.items()):
             ids -= {entry for entry in ids if entry[0] < now - MESSAGE_IDS_TTL}
             if not ids:

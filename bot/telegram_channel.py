@@ -41,6 +41,7 @@ from telegram.request import BaseRequest
 
 from bot.conversation import Conversations
 from bot.i18n import LANGS, N_
+from bot.inbox import TELEGRAM_UNNEEDED, Inbox
 from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
 from bot.retry import retrying
@@ -68,6 +69,9 @@ POOL_SIZE = 16
 # before a restart; a graceful stop writes them all.
 UNBOUNDED = 1 << 30  # PTB's concurrency limit, set out of reach (see InOrder)
 SAVE_IDS_EVERY = 10.0  # ids are saved with each turn; this retries any the store refused
+# Staff posts: looked for this often when all is well, and retried after a failure with pauses
+# growing from the first figure to the second (Telegram down, or the staff chat misconfigured).
+POST_IDLE, POST_RETRY, POST_RETRY_MAX = 60.0, 5.0, 600.0
 
 # The commands Telegram lists in its menu, with descriptions in every language.
 COMMANDS = (
@@ -215,26 +219,76 @@ class InOrder(BaseUpdateProcessor):
     taken before `do_process_update`, so it is set out of reach and ours applies instead.)
     """
 
-    def __init__(self, max_concurrent_updates: int = 256) -> None:
+    def __init__(
+        self,
+        max_concurrent_updates: int = 256,
+        finished: Callable[[object], None] = lambda _update: None,
+    ) -> None:
         super().__init__(UNBOUNDED)
         self._locks = KeyedLocks()
         self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
+        self._finished = finished
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the person's earlier updates, then for a slot, then process this one."""
         chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            async with self._slots:
+        try:
+            if chat is None:
+                async with self._slots:
+                    await coroutine
+                return
+            async with self._locks.hold(chat.id), self._slots:
                 await coroutine
-            return
-        async with self._locks.hold(chat.id), self._slots:
-            await coroutine
+        finally:
+            self._finished(update)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
         """Nothing to tear down."""
+
+
+class DurableQueue(asyncio.Queue[object]):
+    """PTB's update queue, with each update kept in the inbox until its turn is done.
+
+    Polling and the webhook both put updates here, so in both an update is on disk before
+    Telegram is told it arrived (by the next getUpdates, or by the webhook's 200).
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        super().__init__()
+        self.inbox = inbox
+        self._rows: dict[int, int | None] = {}  # id() of an update in hand: its inbox row
+
+    async def put(self, item: object) -> None:
+        """Keep an update (the updater's way in), then queue it."""
+        if isinstance(item, Update) and id(item) not in self._rows:
+            self._rows[id(item)] = self.inbox.keep(item.to_dict())
+        await super().put(item)
+
+    async def put_data(self, data: dict[str, Any], bot: Any) -> None:
+        """Keep an update as it came on the webhook, then queue it."""
+        row = self.inbox.keep(data)
+        update = Update.de_json(data, bot)
+        self._rows[id(update)] = row
+        await super().put(update)
+
+    def resume(self, bot: Any) -> None:
+        """Queue the updates a crash left unfinished, before any new one."""
+        for row, data in self.inbox.unfinished():
+            try:
+                update = Update.de_json(data, bot)
+            except Exception as exc:  # one bad row must not stop the others
+                log.error("dropped an unreadable unfinished update: %s", type(exc).__name__)
+                self.inbox.done(row)
+                continue
+            self._rows[id(update)] = row
+            self.put_nowait(update)
+
+    def finished(self, update: object) -> None:
+        """The update's turn is done (or failed): it need not survive a crash any more."""
+        self.inbox.done(self._rows.pop(id(update), None))
 
 
 class TelegramChannel:
@@ -253,7 +307,11 @@ class TelegramChannel:
         self.settings = settings
         self.sent = SentMessages(clock)
         self._saving: asyncio.Task[None] | None = None
+        self._posting: asyncio.Task[None] | None = None
+        self._wake_poster = asyncio.Event()
         self._retry_pause = 0.5
+        self._post_pauses = (POST_IDLE, POST_RETRY, POST_RETRY_MAX)
+        self.queue = DurableQueue(Inbox(conversations.store, CHANNEL, TELEGRAM_UNNEEDED, clock))
         # Telegram allows about 30 messages a second in all; the limiter also waits out 429s.
         limiter = AIORateLimiter(overall_max_rate=max_rate or 0, max_retries=3)
         builder: Any = (
@@ -262,7 +320,8 @@ class TelegramChannel:
             .base_url(f"{settings.telegram_api_url.rstrip('/')}/bot")
             .base_file_url(f"{settings.telegram_api_url.rstrip('/')}/file/bot")
             .rate_limiter(limiter)
-            .concurrent_updates(InOrder())
+            .update_queue(self.queue)
+            .concurrent_updates(InOrder(finished=self.queue.finished))
             .request(Requests(connection_pool_size=POOL_SIZE))
             .get_updates_request(AiohttpRequest(connection_pool_size=1))
         )
@@ -273,7 +332,7 @@ class TelegramChannel:
         if settings.staff_chat_id is not None:
             staff = filters.Chat(settings.staff_chat_id)
             self.app.add_handler(CommandHandler("stats", self._on_staff_stats, filters=staff))
-            conversations.report_listeners.append(self.post_report)
+            conversations.report_listeners.append(lambda _report: self._wake_poster.set())
         self.app.add_handler(CallbackQueryHandler(self._on_press))
         self.app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, self._on_message))
         self.app.add_handler(
@@ -287,6 +346,9 @@ class TelegramChannel:
         await self.app.initialize()
         await self.publish_commands()
         await self.app.start()
+        self.queue.resume(self.app.bot)
+        if self.settings.staff_chat_id is not None:
+            self._posting = asyncio.create_task(self._post_reports())
         url = self.settings.telegram_webhook_url
         if url:
             await self.app.bot.set_webhook(
@@ -307,11 +369,13 @@ class TelegramChannel:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()
-        if self._saving is not None:
-            self._saving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._saving
+        for task in (self._saving, self._posting):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.save_ids()
+        self.queue.inbox.close()
         await self.app.shutdown()
 
     def _key(self, chat_id: int) -> str:
@@ -345,9 +409,8 @@ class TelegramChannel:
         return self.conversations.key(CHANNEL, "webhook-secret")
 
     async def accept(self, data: object) -> None:
-        """Queue one update that arrived on the webhook."""
-        update = Update.de_json(data if isinstance(data, dict) else {}, self.app.bot)
-        await self.app.update_queue.put(update)
+        """Keep one update that arrived on the webhook, and queue it."""
+        await self.queue.put_data(data if isinstance(data, dict) else {}, self.app.bot)
 
     async def publish_commands(self) -> None:
         """Telegram's command menu, in each language (English for everyone else)."""
@@ -477,24 +540,55 @@ class TelegramChannel:
             except TelegramError as exc:
                 log.warning("could not delete some messages: %s", type(exc).__name__)
 
-    async def post_report(self, report: Report) -> None:
-        """Post a new report to the Community Safety Team's chat."""
+    async def _post_reports(self) -> None:
+        """Post each new report to the staff chat, retrying until Telegram has taken it all.
+
+        What is still to post lives in the store, so a restart does not lose it either.
+        """
+        idle, first, longest = self._post_pauses
+        pause = first
+        while True:
+            self._wake_poster.clear()
+            try:
+                waiting = self.conversations.store.unposted()
+            except STORE_ERRORS as exc:
+                log.error("could not read the reports to post: %s", type(exc).__name__)
+                waiting = None
+            failed = waiting is None
+            for report, posted in waiting or ():
+                if not await self.post_report(report, posted):
+                    failed = True
+            wait = pause if failed else idle
+            pause = min(pause * 2, longest) if failed else first
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_poster.wait(), wait)
+
+    async def post_report(self, report: Report, posted: int = 0) -> bool:
+        """Post a report to the staff chat, from part `posted` on; whether it all went."""
         chat_id = self.settings.staff_chat_id
         if chat_id is None:
-            return
+            return True
         parts = staff_parts(staff_text(report))
-        for i, part in enumerate(parts):
+        store = self.conversations.store
+        for i in range(posted, len(parts)):
+            send = functools.partial(
+                self.app.bot.send_message, chat_id, parts[i], parse_mode=ParseMode.HTML
+            )
             try:
-                await self._retry(
-                    functools.partial(
-                        self.app.bot.send_message, chat_id, part, parse_mode=ParseMode.HTML
-                    )
-                )
+                await self._retry(send)
             except TelegramError as exc:
                 log.error(
-                    "could not post a report to the staff chat (part %d of %d): %s",
+                    "could not post a report to the staff chat (part %d of %d): %s; will retry",
                     i + 1, len(parts), type(exc).__name__,
                 )  # fmt: skip
+                return False
+            try:
+                store.post_progress(report.reference, i + 1, done=i + 1 == len(parts))
+            except STORE_ERRORS as exc:
+                # Posted but not noted: it may be posted again, which beats not at all.
+                log.error("could not note a staff post: %s", type(exc).__name__)
+                return False
+        return True
 
     async def _retry(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Try again after a 429, a server error or a timeout."""

@@ -29,6 +29,7 @@ from pywa_async.types import (
 
 from bot.conversation import Conversations
 from bot.i18n import N_, Translator
+from bot.inbox import WHATSAPP_UNNEEDED, Inbox
 from bot.locks import KeyedLocks
 from bot.retry import retrying
 from bot.settings import Settings
@@ -163,6 +164,7 @@ class WhatsAppChannel:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
         self._tasks: set[asyncio.Future[None]] = set()
         self._locks = KeyedLocks()  # per sender: a turn and its replies before the next turn
+        self.inbox = Inbox(conversations.store, CHANNEL, WHATSAPP_UNNEEDED, clock)
         self.wa = WhatsApp(
             phone_id=settings.whatsapp_phone_number_id,
             token=token.value,
@@ -188,7 +190,14 @@ class WhatsAppChannel:
     async def close(self) -> None:
         """Finish the updates in hand, then close the connection pool."""
         await self.idle()
+        self.inbox.close()
         await self.http.aclose()
+
+    def resume(self) -> None:
+        """Run the updates a crash left unfinished, before any new one arrives."""
+        for row, data in self.inbox.unfinished():
+            body = json.dumps(data).encode()
+            self._spawn(self._handle(body, sender(body), row))
 
     # Webhook entry points.
     async def verify(
@@ -205,18 +214,28 @@ class WhatsAppChannel:
         refused = await self.wa.webhook_update_validator(body, signature)
         if refused is not None:
             return str(refused[0]), int(refused[1])
-        # Meta wants a quick 200 and resends a webhook that is slow to answer: the replies
-        # follow in the background. Tasks start in arrival order and take the sender's lock
-        # before anything else, so one person's turns and their replies keep that order.
-        self._spawn(self._handle(body, sender(body)))
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return "Bad Request", 400
+        if not isinstance(data, dict):
+            return "Bad Request", 400
+        # Kept before Meta hears it arrived, so a crash cannot lose it. Meta wants a quick 200
+        # and resends a webhook that is slow to answer: the replies follow in the background.
+        # Tasks start in arrival order and take the sender's lock before anything else, so one
+        # person's turns and their replies keep that order.
+        row = self.inbox.keep(data)
+        self._spawn(self._handle(body, sender(body), row))
         return "ok", 200
 
-    async def _handle(self, body: bytes, user: str | None) -> None:
+    async def _handle(self, body: bytes, user: str | None, row: int | None = None) -> None:
         async with self._locks.hold(user) if user else contextlib.nullcontext():
             try:
                 await self.wa.webhook_update_handler(body)
             except Exception as exc:
                 log.error("whatsapp update failed: %s", type(exc).__name__)  # no words or numbers
+            finally:
+                self.inbox.done(row)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run in the background, kept until done so close() can wait for it."""

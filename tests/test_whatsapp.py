@@ -68,8 +68,8 @@ class WhatsAppRig:
 
 
 @contextlib.asynccontextmanager
-async def open_rig(engine: Engine, data_dir: Path) -> AsyncIterator[WhatsAppRig]:
-    """A fake Graph server, our channel on a fresh store, and a client for our webhook."""
+async def open_rig(engine: Engine, data_dir: Path, store: Any = None) -> AsyncIterator[WhatsAppRig]:
+    """A fake Graph server, our channel on a store (fresh unless given), and a client for it."""
     async with FakeGraph() as graph:
         settings = Settings(
             data_dir=data_dir,
@@ -79,7 +79,7 @@ async def open_rig(engine: Engine, data_dir: Path) -> AsyncIterator[WhatsAppRig]
             whatsapp_verify_token=Secret(VERIFY),
             whatsapp_api_url=graph.url,
         )
-        store = MemoryStore()
+        store = MemoryStore() if store is None else store
         channel = WhatsAppChannel(Conversations(engine, store, b"k" * 32), settings)
         channel._retry_pause = 0.01
         app = create_app(store, whatsapp=channel)
