@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,6 +34,16 @@ SLOW_DOWN = N_(
     "You are sending messages very fast, so I have paused for a moment. Please wait a "
     "minute, then send your message again. In danger now? Call 999."
 )
+# One person's reports, at most, in REPORTS_WINDOW seconds: more than anyone needs, and few
+# enough that a script cannot flood the Community Safety Team.
+REPORTS_WINDOW = 900.0
+REPORTS_MAX = 3
+TOO_MANY_REPORTS = N_(
+    "You have sent several reports in a short time, so I have not sent this one yet. Your "
+    "answers are kept for now: press Send again in 15 minutes. To report a crime now, call "
+    "101. In danger now? Call 999."
+)
+UNSAVED_KEPT = 10_000  # sessions the store refused, kept in memory until it takes them
 
 
 class Conversations:
@@ -56,6 +66,10 @@ class Conversations:
         self._locks = KeyedLocks()
         # Report answers being typed live only here, in memory, until the person presses Send.
         self._drafts: dict[str, tuple[float, dict[str, Any]]] = {}
+        # Where people were when the store refused to keep it (a full disk, a lock), so their
+        # next message carries on there (an answer to the form is not taken for a question).
+        self._unsaved: OrderedDict[str, Session] = OrderedDict()
+        self._filed: dict[str, deque[float]] = {}  # when each person's recent reports were sent
         self.report_listeners: list[ReportListener] = []
         self._tasks: set[asyncio.Future[Any]] = set()
         self._recent: dict[str, deque[float]] = {}  # when each person's last messages came
@@ -73,6 +87,10 @@ class Conversations:
         now = self._clock()
         key = self.key(channel, user_id)
         update = self.key(channel, f"update:{update_id}") if update_id is not None else None
+        unsaved = self._unsaved.get(key)
+        if unsaved is not None and now - unsaved.updated_at > SESSION_TTL:
+            del self._unsaved[key]  # too old to carry on from
+            unsaved = None
         try:
             session = self.store.load_session(key, now) or Session()
             if update is not None:
@@ -80,9 +98,11 @@ class Conversations:
                 if done:
                     return [self.engine.confirmation(session.lang, reference)] if reference else []
         except STORE_ERRORS as exc:
-            # Answer anyway, from a fresh session: a warning of danger must not wait for a disk.
+            # Answer anyway: a warning of danger must not wait for a disk.
             log.error("database unavailable: %s", type(exc).__name__, extra=self._who(channel, key))
             session = Session()
+        if unsaved is not None and unsaved.updated_at >= session.updated_at:
+            session = unsaved
         draft = self._drafts.get(key)
         if draft and now - draft[0] <= SESSION_TTL:
             session = replace(session, data={**session.data, DRAFT: dict(draft[1])})
@@ -94,6 +114,9 @@ class Conversations:
             log.exception("engine failed", extra={**who, "kind": inbound.kind.value})
             return [self._apology(session)]
         kept = turn.session
+        if turn.report is not None and self._too_many_reports(key, now):
+            log.warning("one person is sending many reports", extra=self._who(channel, key))
+            return [self._hold_report(key, now, draft, session.lang)]
         answers = kept.data.pop(DRAFT, None)
         if answers:
             self._drafts[key] = (now, answers)
@@ -112,7 +135,16 @@ class Conversations:
                 self.store.forget(key)
         except STORE_ERRORS as exc:
             log.error("could not save: %s", type(exc).__name__, extra=self._who(channel, key))
+            if not forget and report is None:
+                self._keep_unsaved(key, kept)
             return self._not_saved(key, now, draft, turn.replies, effects, report, kept.lang)
+        self._unsaved.pop(key, None)
+        if report is not None:
+            self._filed.setdefault(key, deque()).append(now)
+            if len(self._filed) > 10_000:  # forget people who have not reported lately
+                self._filed = {
+                    k: q for k, q in self._filed.items() if q and now - q[-1] <= REPORTS_WINDOW
+                }
         lang = kept.lang or session.lang or "unknown"
         try:
             self.store.record(today(now), channel, lang, turn.events)
@@ -121,6 +153,34 @@ class Conversations:
         if report is not None:
             self._announce(report)
         return turn.replies
+
+    def _keep_unsaved(self, key: str, session: Session) -> None:
+        """Remember where the person is, in memory, until the store takes it again."""
+        self._unsaved[key] = session
+        self._unsaved.move_to_end(key)
+        while len(self._unsaved) > UNSAVED_KEPT:
+            self._unsaved.popitem(last=False)
+
+    def _too_many_reports(self, key: str, now: float) -> bool:
+        """Whether this person has sent REPORTS_MAX reports in the last REPORTS_WINDOW seconds."""
+        sent = self._filed.get(key)
+        if not sent:
+            return False
+        while sent and now - sent[0] > REPORTS_WINDOW:
+            sent.popleft()
+        if not sent:
+            del self._filed[key]
+        return len(sent) >= REPORTS_MAX
+
+    def _hold_report(
+        self, key: str, now: float, draft: tuple[float, dict[str, Any]] | None, lang: str | None
+    ) -> Reply:
+        """Not sent: too many reports at once. The answers stay, so Send works later."""
+        if draft is not None:
+            self._drafts[key] = (now, draft[1])
+        _ = self.engine.content.catalogs.get(lang)
+        again = (Choice("act:file_report", _("Send")), Choice("act:cancel_report", _("Don't send")))
+        return Reply(_(TOO_MANY_REPORTS), again, lang=lang or "en")
 
     @staticmethod
     def _who(channel: str, key: str) -> dict[str, str]:

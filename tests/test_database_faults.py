@@ -143,3 +143,24 @@ def test_forget_me_on_a_locked_database_does_not_pretend(
         [sorry] = conv.handle("telegram", "u1", Inbound.choice("act:forget_confirmed"))
     assert "could not erase" in sorry.text
     assert conv.store.load_session(conv.key("telegram", "u1"), conv._clock()) is not None
+
+
+def test_answers_typed_into_the_form_while_the_disk_refuses_writes_stay_answers(
+    conv: Conversations, tmp_path: Path
+) -> None:
+    start, topic, leave, what, where, when, ongoing = FORM
+    for inbound in (start, topic):
+        conv.handle("telegram", "u1", inbound)
+    with locked(tmp_path / "bot.db"):  # nothing can be written for these turns
+        conv.handle("telegram", "u1", leave)
+        [asked] = conv.handle("telegram", "u1", what)  # an answer, not a question to look up
+        assert "where" in asked.text.lower()
+        conv.handle("telegram", "u1", where)
+        [asked] = conv.handle("telegram", "u1", when)  # the button still means what it said
+        assert [c.id for c in asked.choices][:1] == ["report.form.ongoing#0"]
+    conv.handle("telegram", "u1", ongoing)
+    [confirm] = conv.handle("telegram", "u1", ANONYMOUS)
+    assert WHAT in confirm.text and "Golborne Road W10 5NR" in confirm.text
+    [done] = conv.handle("telegram", "u1", SEND)
+    [report] = conv.store.reports()
+    assert report.what == WHAT and report.reference in done.text

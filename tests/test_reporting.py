@@ -365,3 +365,29 @@ async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not
     clock[0] += RATE_WINDOW + 1  # a minute later, the same person is answered again
     [menu] = await conv.feed("telegram", "flood", Inbound.command("start"))
     assert "999" in menu.text and menu.choices
+
+
+def test_one_person_may_send_three_reports_in_15_minutes_and_is_told_kindly(
+    engine: Engine,
+) -> None:
+    store = MemoryStore()
+    now = [NOW]
+    conv = Conversations(engine, store, b"s" * 32, clock=lambda: now[0])
+    for _ in range(3):
+        _confirm, send = fill_form(conv)
+        [done] = send(SEND)
+        assert "KC-" in done.text
+        now[0] += 60
+    _confirm, send = fill_form(conv)
+    [held] = send(SEND)
+    assert "several reports in a short time" in held.text
+    assert "999" in held.text and "101" in held.text
+    assert [c.id for c in held.choices] == ["act:file_report", "act:cancel_report"]
+    assert len(store.reports()) == 3  # the fourth was not filed, and not posted to staff
+    now[0] += 15 * 60
+    [done] = send(SEND)  # later, the same button sends the answers kept
+    assert len(store.reports()) == 4 and store.reports()[-1].reference in done.text
+    assert store.reports()[-1].what == "Loud music from flat 3 every night"
+    # Someone else is not held back by it.
+    _confirm, send_b = fill_form(conv, "u2")
+    assert "KC-" in send_b(SEND)[0].text
