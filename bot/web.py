@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.store import Store, StoreFull
 
@@ -21,6 +25,14 @@ log = logging.getLogger("bot.web")
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1_000_000  # an update is a few kilobytes; refuse anything absurd
+# Time limits, so slow or silent connections cannot pile up: for a request's headers (from the
+# connection's first byte, or the next request's), for its body, and between requests.
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 20.0
+IDLE_TIMEOUT = 75.0  # longer than a proxy's or Telegram's (nginx keeps 60 s): see server()
+MAX_HEADERS = 16 * 1024  # bytes of request line and headers
+MAX_CONNECTIONS = 1000  # past this, new requests are answered 503 at once
+CLOSE = {"Connection": "close"}  # on a refusal: the rest of that request is not worth reading
 
 
 class _Refused(Exception):
@@ -45,14 +57,18 @@ async def capped_body(request: Request, limit: int = MAX_BODY) -> bytes:
             raise _Refused(413)
     chunks, size = [], 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _Refused(413)
-            chunks.append(chunk)
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _Refused(413)
+                chunks.append(chunk)
     except ClientDisconnect:
         log.info("a caller hung up before sending its whole request")
         raise _Refused(400) from None
+    except TimeoutError:
+        log.info("a caller was too slow sending its request")
+        raise _Refused(408) from None
     return b"".join(chunks)
 
 
@@ -115,7 +131,7 @@ def create_app(
             try:
                 body = await capped_body(request)
             except _Refused as refused:
-                return Response(status_code=refused.status)
+                return Response(status_code=refused.status, headers=CLOSE)
             try:
                 data = json.loads(body)
             except ValueError:
@@ -140,13 +156,78 @@ def create_app(
             try:
                 body = await capped_body(request)
             except _Refused as refused:
-                return Response(status_code=refused.status)
+                return Response(status_code=refused.status, headers=CLOSE)
             answer, status = await wa.receive(body, request.headers.get(WHATSAPP_SIGNATURE_HEADER))
             return PlainTextResponse(answer, status_code=status)
 
         routes.append(Route("/webhooks/whatsapp", whatsapp_verify, methods=["GET"]))
         routes.append(Route("/webhooks/whatsapp", whatsapp_webhook, methods=["POST"]))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(HeaderLimit)])
+
+
+class HeaderLimit:
+    """Refuses (431) a request whose headers pass MAX_HEADERS.
+
+    h11 stops headers that arrive in pieces at that size; this catches those that came whole.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, unless its headers are too large."""
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > MAX_HEADERS:
+                response = Response(status_code=431, headers=CLOSE)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class GuardedH11(H11Protocol):
+    """Uvicorn's HTTP/1.1, closing a connection whose headers take over HEADER_TIMEOUT.
+
+    Uvicorn closes idle connections between requests, but not one that never finishes (or
+    never starts) sending a request: enough of those would use up every file descriptor.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """A new connection: its first request's headers are due within HEADER_TIMEOUT."""
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes in: the clock runs until a request's headers are whole."""
+        waiting = self.cycle is None or self.cycle.response_complete
+        if waiting and self._header_timer is None:
+            self._arm()  # the first bytes of the next request on a kept-alive connection
+        super().data_received(data)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._disarm()  # the headers are in; the body has its own limit
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Gone: no timer left behind."""
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class Server(uvicorn.Server):
@@ -169,8 +250,11 @@ def server(app: Starlette, port: int, host: str = "0.0.0.0") -> Server:
         # they are JSON under LOG_FORMAT=json and scrubbed like every other line.
         log_config=None,
         access_log=False,
+        http=GuardedH11,
         # Longer than a reverse proxy's or Telegram's idle connection (nginx keeps 60 s): a
         # caller reusing a connection just as we close it would see an error.
-        timeout_keep_alive=75,
+        timeout_keep_alive=int(IDLE_TIMEOUT),
+        h11_max_incomplete_event_size=MAX_HEADERS,
+        limit_concurrency=MAX_CONNECTIONS,
     )
     return Server(config)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from starlette.requests import Request
 
+import bot.web
 from bot.store import MemoryStore
 from bot.web import MAX_BODY, _Refused, capped_body, create_app
 
@@ -123,3 +127,88 @@ def test_the_servers_own_lines_go_through_the_scrubbing_json_formatter(
         assert "RuntimeError" in record["error"] and "7700" not in line
     finally:
         configure_logging()
+
+
+@contextlib.asynccontextmanager
+async def serving(monkeypatch: pytest.MonkeyPatch, **limits: float) -> AsyncIterator[int]:
+    """The real server (uvicorn, our protocol) on 127.0.0.1 with shorter time limits; its port."""
+    for name, value in limits.items():
+        monkeypatch.setattr(bot.web, name, value)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    web = bot.web.server(create_app(MemoryStore(), whatsapp=Hook()), 0, "127.0.0.1")
+    task = asyncio.create_task(web.serve(sockets=[sock]))
+    while not web.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        web.should_exit = True
+        await task
+
+
+async def hang_up(writer: asyncio.StreamWriter) -> None:
+    """Close our end and wait for it."""
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+
+
+async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
+    """What the server sends before it closes the connection, which it must within `seconds`."""
+    return await asyncio.wait_for(reader.read(), seconds)
+
+
+async def test_a_connection_that_sends_nothing_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serving(monkeypatch, HEADER_TIMEOUT=0.3) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await closed_within(reader, 3) == b""
+        await hang_up(writer)
+
+
+async def test_headers_sent_a_byte_at_a_time_are_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serving(monkeypatch, HEADER_TIMEOUT=0.5) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = asyncio.get_running_loop().time()
+        with contextlib.suppress(ConnectionError):
+            for byte in b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: bot\r\nX-Slow: " + b"a" * 60:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.02)
+                if reader.at_eof():
+                    break
+        assert await closed_within(reader, 3) == b""
+        assert asyncio.get_running_loop().time() - started < 2.5
+        await hang_up(writer)
+
+
+async def test_a_body_that_stops_arriving_is_answered_408(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serving(monkeypatch, BODY_TIMEOUT=0.3) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: bot\r\nContent-Length: 500\r\n\r\n{"
+        )
+        await writer.drain()
+        answer = await closed_within(reader, 3)  # answered, and the connection closed
+        assert answer.startswith(b"HTTP/1.1 408")
+        await hang_up(writer)
+
+
+async def test_a_kept_alive_connection_still_works_and_huge_headers_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with (
+        serving(monkeypatch, HEADER_TIMEOUT=0.5) as port,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        for _ in range(3):  # one connection, requests spaced past the header limit
+            assert (await client.get("/healthz")).status_code == 200
+            await asyncio.sleep(0.7)
+        huge = await client.get("/healthz", headers={"X-Big": "a" * 20_000})
+        assert huge.status_code == 431
