@@ -16,8 +16,8 @@ import bot.inbox
 from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.inbox import TELEGRAM_UNNEEDED, Inbox, slim
-from bot.store import INBOX_TRIES, SqliteStore
-from bot.telegram_channel import TelegramChannel
+from bot.store import INBOX_TRIES, MemoryStore, SqliteStore
+from bot.telegram_channel import DurableQueue, TelegramChannel
 from tests.fake_telegram import RESIDENT, FakeTelegram
 from tests.fake_whatsapp import encode, text_message
 from tests.test_reporting import ANONYMOUS, FORM, SEND, fill_form
@@ -221,3 +221,17 @@ async def test_whatsapp_updates_acknowledged_before_a_crash_run_after_the_restar
         assert kept(tmp_path) == 0
     assert any("unfinished" in r.getMessage() for r in caplog.records)
     store.close()
+
+
+async def test_polled_updates_are_kept_too_until_their_turn_is_done(fake: FakeTelegram) -> None:
+    from telegram import Update
+
+    store = MemoryStore()
+    queue = DurableQueue(Inbox(store, "telegram", TELEGRAM_UNNEEDED))
+    update = Update.de_json(fake.user_message(66, "is anyone there", enqueue=False), None)
+    await queue.put(update)  # what PTB's updater does, before its next getUpdates
+    [(_row, kept_body)] = store.inbox_unfinished("telegram", 0.0)
+    assert b"is anyone there" in kept_body and RESIDENT.encode() not in kept_body
+    assert queue.get_nowait() is update
+    queue.finished(update)
+    assert store.inbox == {}
