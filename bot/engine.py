@@ -12,7 +12,7 @@ from typing import NamedTuple
 from bot import cards, forms
 from bot.content import Content
 from bot.flows import FlowChoice, Node
-from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate
+from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate, rtl_lines
 from bot.langid import LanguageGuesser
 from bot.reports import Report, community_trigger_applies, new_reference
 from bot.text import clean, fold
@@ -563,7 +563,8 @@ class Engine:
         if not self.content.catalogs.get(lang).rtl:
             return replace(reply, lang=lang)
         choices = tuple(Choice(c.id, isolate_ltr(c.label)) for c in reply.choices)
-        return replace(reply, text=isolate_ltr(reply.text), choices=choices, rtl=True, lang=lang)
+        text = rtl_lines(isolate_ltr(reply.text))
+        return replace(reply, text=text, choices=choices, rtl=True, lang=lang)
 
 
 def _strip_icon(label: str) -> str:

@@ -30,6 +30,10 @@ NATIVE_NAMES: dict[str, str] = {
 
 # Left-to-right isolate and pop directional isolate: keep numbers and links readable in RTL text.
 LRI, PDI = "\u2066", "\u2069"
+# The right-to-left mark: a line starting with it is laid out right to left even when its first
+# word is a Latin name ("Crimestoppers: ..."), since apps take a line's direction from its first
+# strong letter.
+RLM = "\u200f"
 
 # What must read left to right inside Arabic or Farsi: links, emails, phone numbers and codes
 # people dial (including *#06#), and report references such as KC-7H3P-Q9.
@@ -38,6 +42,7 @@ _LTR_RUN = re.compile(
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b[A-Z]{2}-[0-9A-Z]{3,}(?:-[0-9A-Z]+)*\b"
     r"|\*#\d+#"
+    r"|(?<![\w/.:])/[a-z_]+\b"  # a /command, which would show as "exit/"
     r"|(?<![\w*#])\+?\d(?:[\d :.*#-]*\d)?(?![\w])"
 )
 
@@ -54,6 +59,20 @@ def isolate_ltr(text: str) -> str:
     """Wrap every left-to-right run (number, link, email, reference) in directional isolates."""
     text = text.replace(LRI, "").replace(PDI, "")  # idempotent: never wrap twice
     return _LTR_RUN.sub(lambda m: f"{LRI}{m.group(0)}{PDI}", text)
+
+
+def rtl_lines(text: str) -> str:
+    """Start every line with a right-to-left mark (after any opening bold marker)."""
+    lines = []
+    for line in text.split("\n"):
+        bare = line.lstrip(RLM)
+        if not bare.strip():
+            lines.append(bare)
+            continue
+        marker = len(bare) - len(bare.lstrip("*"))
+        rest = bare[marker:].lstrip(RLM)
+        lines.append(f"{bare[:marker]}{RLM}{rest}")
+    return "\n".join(lines)
 
 
 def po_path(locales_dir: Path, lang: str) -> Path:

@@ -40,7 +40,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.conversation import Conversations
-from bot.i18n import LANGS, N_
+from bot.i18n import LANGS, N_, rtl_lines
 from bot.inbox import TELEGRAM_UNNEEDED, Inbox
 from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
@@ -490,7 +490,9 @@ class TelegramChannel:
                 markup_loc = ReplyKeyboardMarkup(
                     [[button]], resize_keyboard=True, one_time_keyboard=True
                 )
-                await self._send(chat_id, html.escape(_(SHARE_LOCATION_HINT)), markup_loc)
+                hint = _(SHARE_LOCATION_HINT)
+                hint = rtl_lines(hint) if reply.rtl else hint
+                await self._send(chat_id, html.escape(hint), markup_loc)
         if any(Effect.FORGET in reply.effects for reply in replies):
             # After the answer is sent, so not even its id is kept.
             self._forget_ids(chat_id)

@@ -28,7 +28,7 @@ from pywa_async.types import (
 )
 
 from bot.conversation import Conversations
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, isolate_ltr, rtl_lines
 from bot.inbox import WHATSAPP_UNNEEDED, Inbox
 from bot.locks import KeyedLocks
 from bot.retry import retrying
@@ -84,7 +84,8 @@ def render(reply: Reply, _: Translator, page: int = 0) -> list[Outgoing]:
     text = to_whatsapp(reply.text)
     if _sensitive(reply):
         # A bot cannot delete anything on a person's phone: say how they can.
-        text = f"{text}\n\n{_(CLEAR_CHAT)}"
+        hint = _(CLEAR_CHAT)
+        text = f"{text}\n\n{rtl_lines(isolate_ltr(hint)) if reply.rtl else hint}"
     choices = reply.choices
     if not choices:
         return [Outgoing(part) for part in split_text(text, MAX_TEXT)]
@@ -92,6 +93,8 @@ def render(reply: Reply, _: Translator, page: int = 0) -> list[Outgoing]:
     if len(text) > MAX_BODY or page > 0:
         out = [Outgoing(part) for part in split_text(text, MAX_TEXT)] if page == 0 else []
         text = _(CHOOSE)
+        if reply.rtl:
+            text = rtl_lines(text)
     if len(choices) <= MAX_BUTTONS and all(len(c.label) <= MAX_BUTTON_TITLE for c in choices):
         out.append(Outgoing(text, [Button(c.label, c.id) for c in choices]))
         return out

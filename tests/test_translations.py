@@ -182,3 +182,47 @@ def test_isolation_is_idempotent() -> None:
     once = isolate_ltr("رقم KC-3RU-KWT و 0808 801 0660")
     assert isolate_ltr(once) == once
     assert once.count(LRI) == 2
+
+
+def bidi_lines(text: str) -> list[str]:
+    """The lines of a reply as a reader sees them: bold markers gone, blank lines skipped."""
+    return [line.replace("**", "") for line in text.split("\n") if line.strip()]
+
+
+@pytest.mark.parametrize("lang", ["ar", "fa"])
+def test_every_line_of_every_rtl_screen_is_laid_out_right_to_left(
+    engine: Engine, content: Content, lang: str
+) -> None:
+    from bidi import get_base_level, get_display
+
+    from tests.test_flows import all_screens, open_screen
+
+    wrong, commands = [], 0
+    for screen in all_screens(content):
+        _chat, [reply] = open_screen(engine, lang, screen)
+        for line in bidi_lines(reply.text):
+            if get_base_level(line) != 1:  # the Unicode bidi algorithm's paragraph level
+                wrong.append(f"{screen}: {line[:50]!r}")
+            for command in re.findall(r"/[a-z]+\b", line.replace(LRI, " ").replace(PDI, " ")):
+                if "://" in line or "@" in line:
+                    continue
+                commands += 1
+                # Shown as typed, not as "exit/".
+                assert command in get_display(line), f"{screen}: {command} in {line[:60]!r}"
+    assert not wrong, f"{len(wrong)} lines laid out left to right:\n" + "\n".join(wrong[:10])
+    assert commands >= 5  # the "How this works" screen names them
+
+
+@pytest.mark.parametrize("lang", ["ar", "fa"])
+def test_whatsapp_hints_added_to_rtl_screens_are_right_to_left_too(
+    engine: Engine, lang: str
+) -> None:
+    from bidi import get_base_level
+
+    from bot.whatsapp_channel import render
+
+    [reply] = Chat(engine, lang).press("topic:vawg")
+    _ = engine.content.catalogs.get(lang)
+    for out in render(reply, _):
+        for line in bidi_lines(out.text):
+            assert get_base_level(line) == 1, line[:60]
