@@ -10,6 +10,13 @@ from bot.directory import Directory, Phone, Service, Topic
 from bot.hours import Hours
 from bot.i18n import N_, Translator
 
+TOPIC_PAGE = 5  # services on one page of a topic: a phone screen, not a wall of buttons
+# TRANSLATORS: a button after the first services of a topic; 24 characters at most.
+MORE_SERVICES = N_("More services")
+MORE_SERVICES_TEXT = N_(
+    "More services that can help. Press a name to see what they do and how to reach them."
+)
+
 BADGE_LABELS = {
     "free": N_("Free"),
     "anonymous": N_("Anonymous"),
@@ -101,12 +108,24 @@ def compact_card(service: Service, _: Translator) -> str:
     return "\n".join(lines)
 
 
-def topic_text(topic: Topic, directory: Directory, _: Translator) -> str:
-    """A topic's heading, what it covers, and its services to pick from."""
-    services = directory.in_topic(topic.id)
-    lines = [f"**{_(topic.name)}**", _(topic.summary), ""]
-    count = len(services)
-    lines.append(_.plural("{n} service can help:", "{n} services can help:", count))
-    lines += [f"• {_(s.name)}" for s in services]
-    lines += ["", _("Press a name to see what they do and how to reach them.")]
-    return "\n".join(lines)
+def topic_text(topic: Topic, directory: Directory, _: Translator, page: int = 1) -> str:
+    """A topic's heading, what it covers, and how many services can help (named on buttons)."""
+    count = len(directory.in_topic(topic.id))
+    if page > 1:
+        return f"**{_(topic.name)}**\n{_(MORE_SERVICES_TEXT)}"
+    return "\n".join([
+        f"**{_(topic.name)}**",
+        _(topic.summary),
+        "",
+        _.plural(
+            "{n} service can help. Press its name to see what it does and how to reach it.",
+            "{n} services can help. Press a name to see what they do and how to reach them.",
+            count,
+        ),
+    ])  # fmt: skip
+
+
+def topic_page(services: list[Service], page: int) -> tuple[list[Service], bool]:
+    """The services on one page of a topic, and whether more follow."""
+    start = (page - 1) * TOPIC_PAGE
+    return services[start : start + TOPIC_PAGE], len(services) > start + TOPIC_PAGE

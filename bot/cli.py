@@ -254,7 +254,10 @@ def _search(args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         if reading.danger is Danger.YES:
-            print("EMERGENCY: call 999 (or 999 then 55 if you cannot speak)")
+            print(
+                "EMERGENCY: call 999 (if you cannot speak, stay on the line; "
+                "on a mobile, press 55 when asked)"
+            )
         elif reading.danger is Danger.MAYBE:
             print("ASK: is someone in danger right now?")
         if reading.command:

@@ -58,6 +58,8 @@ def reply_json(reply: Reply, error: str | None = None) -> str:
 
 def run_jsonl(conv: Conversations, lang: str | None, stdin: TextIO, stdout: TextIO) -> None:
     """Read one message a line; write one JSON object per reply."""
+    if lang:
+        conv.handle(CHANNEL, USER, Inbound.command("start", lang, lang))  # --lang wins
     for line in stdin:
         if not line.strip():
             continue
@@ -74,15 +76,17 @@ def run_chat(conv: Conversations, lang: str | None, stdin: TextIO = sys.stdin,
     stdout.write(
         "Safer K&C — type a number to choose, or write your question. Ctrl-D to leave.\n\n"
     )
-    choices: list[str] = []
-    replies = conv.handle(CHANNEL, USER, Inbound.command("start", "", lang))
+    # `/start ar` chooses the language even when an earlier session had another: --lang wins.
+    replies = conv.handle(CHANNEL, USER, Inbound.command("start", lang or "", lang))
     while True:
+        # Numbered on from one reply to the next, so every choice shown in a turn (the 999
+        # card's as well as the answer's) has its own number.
+        choices: list[str] = []
         for reply in replies:
             stdout.write(plain(reply.text) + "\n")
-            if reply.choices:
-                choices = [c.id for c in reply.choices]
-                for i, c in enumerate(reply.choices, 1):
-                    stdout.write(f"  {i}. {c.label}\n")
+            for c in reply.choices:
+                choices.append(c.id)
+                stdout.write(f"  {len(choices)}. {c.label}\n")
             stdout.write("\n")
         stdout.write("> ")
         stdout.flush()

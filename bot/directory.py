@@ -89,6 +89,7 @@ class Topic:
     name: str
     summary: str
     short: str = ""
+    first: tuple[str, ...] = ()  # services shown first, in this order; the rest follow
 
     @property
     def label(self) -> str:
@@ -104,8 +105,11 @@ class Directory:
     services: dict[str, Service] = field(default_factory=dict)
 
     def in_topic(self, topic_id: str) -> list[Service]:
-        """The services listed under a topic."""
-        return [s for s in self.services.values() if topic_id in s.topics]
+        """The services listed under a topic: the topic's `first` ones, then the others."""
+        listed = [s for s in self.services.values() if topic_id in s.topics]
+        first = self.topics[topic_id].first if topic_id in self.topics else ()
+        rank = {sid: i for i, sid in enumerate(first)}
+        return sorted(listed, key=lambda s: rank.get(s.id, len(rank)))
 
 
 def valid_phone(number: str) -> bool:
@@ -164,25 +168,33 @@ def parse_directory(data: Any, source: str = "directory.yaml") -> Directory:
             continue
         tid = str(raw.get("id", ""))
         where = f"topic {tid or i}"
-        for key in sorted(set(raw) - {"id", "name", "short", "summary"}):
+        for key in sorted(set(raw) - {"id", "name", "short", "summary", "first"}):
             check.add(where, f"unknown field `{key}`")
         if not _ID.match(tid):
             check.add(where, "`id` must be lowercase letters, digits and hyphens")
         if tid in directory.topics:
             check.add(where, "duplicate id")
+        first = raw.get("first") or []
+        if not isinstance(first, list) or not all(isinstance(f, str) for f in first):
+            check.add(where, "`first` must be a list of service ids")
+            first = []
         directory.topics[tid] = Topic(
             tid,
             check.text(raw, "name", where),
             check.text(raw, "summary", where),
             _short(check, raw, where),
+            tuple(first),
         )
     for i, raw in enumerate(data.get("services") or []):
         service = _parse_service(raw, i, check, directory)
         if service is not None:
             directory.services[service.id] = service
-    for topic_id in directory.topics:
+    for topic_id, topic in directory.topics.items():
         if not directory.in_topic(topic_id):
             check.add(f"topic {topic_id}", "no service lists this topic")
+        for sid in topic.first:
+            if sid not in directory.services or topic_id not in directory.services[sid].topics:
+                check.add(f"topic {topic_id}", f"`first` names {sid}, which is not in this topic")
     if check.problems:
         raise DirectoryError(check.problems)
     return directory

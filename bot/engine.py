@@ -38,6 +38,12 @@ BACK = N_("⬅️ Back")
 HOME = N_("🏠 Main menu")
 REPORT_FORM = "report.form"
 REPORT_CONFIRM = "report.form.confirm"
+CHANGE_ANSWER = "report.form.change"  # its buttons open a question of the form to answer again
+CONTACT_DETAILS = "report.form.details"  # the one question that has a question after it
+TOO_LONG = N_(
+    "That answer is longer than {limit} characters, so I kept the first {limit}. You can "
+    "change it on the summary before you send."
+)
 LOST_ANSWERS = N_(
     "Sorry, what you typed for this report was lost: our system restarted. Nothing was sent. "
     "Please fill it in again."
@@ -170,7 +176,7 @@ class Engine:
             self._forget(st)
         elif (choice := self._set_choice(choice_id)) is not None:
             st.draft.update(dict(choice.set))
-            self._after_choice(st, choice)
+            self._after_choice(st, choice, choice_id.partition("#")[0])
         elif kind == "act" and rest in ("file_report", "cancel_report", "trigger_result"):
             self._action(st, rest)
         elif kind == "sit" and rest in self.content.situations and st.session.lang:
@@ -211,6 +217,8 @@ class Engine:
                 st.session.node = node.id  # the form waits for them; nothing is lost
         if node and node.input:
             st.draft[node.input] = forms.answer(text)
+            if len(text) > forms.MAX_ANSWER:
+                st.replies.append(Reply(_(TOO_LONG, limit=forms.MAX_ANSWER)))
             where = forms.in_borough_text(text) if node.input == "where" else ""
             self._answered(st, node.input, where, node)
             return
@@ -257,7 +265,7 @@ class Engine:
         d = self.content.directory
         return (
             screen in self.content.nodes
-            or (kind == "topic" and rest in d.topics)
+            or (kind == "topic" and _topic_page(rest)[0] in d.topics)
             or (kind == "svc" and rest in d.services)
             or screen in (RESULTS, ASK)
             or (kind == "sit" and rest in self.content.situations)
@@ -267,20 +275,30 @@ class Engine:
         _ = self.tr(st)
         kind, _sep, rest = screen.partition(":")
         d = self.content.directory
-        if kind == "topic" and rest in d.topics:
-            st.events.append(("topic", rest))
-            st.session.data["topic"] = rest
+        topic, page = _topic_page(rest) if kind == "topic" else ("", 0)
+        if topic in d.topics and page:
+            if page == 1:
+                st.events.append(("topic", topic))
+            st.session.data["topic"] = topic
+            st.session.data["topic_page"] = page
             st.session.data.pop("results", None)
-            choices = [Choice(f"svc:{s.id}", _(s.label)) for s in d.in_topic(rest)]
-            sensitive = rest in SENSITIVE_TOPICS
-            text = cards.topic_text(d.topics[rest], d, _)
+            shown, more = cards.topic_page(d.in_topic(topic), page)
+            if not shown:
+                raise UnknownScreen(screen)
+            choices = [Choice(f"svc:{s.id}", _(s.label)) for s in shown]
+            if more:
+                choices.append(Choice(f"topic:{topic}/{page + 1}", _(cards.MORE_SERVICES)))
+            sensitive = topic in SENSITIVE_TOPICS
+            text = cards.topic_text(d.topics[topic], d, _, page)
             text += f"\n\n{_(REMINDER)}" if sensitive else ""
-            return text, self._nav(st, choices, back="help", sensitive=sensitive)
+            back = "help" if page == 1 else _topic_screen(topic, page - 1)
+            return text, self._nav(st, choices, back=back, sensitive=sensitive)
         if kind == "svc" and rest in d.services:
             st.events.append(("service", rest))
             service = d.services[rest]
-            topic = st.session.data.get("topic")
-            back = f"topic:{topic}" if topic in service.topics else "help"
+            topic = str(st.session.data.get("topic") or "")
+            page = int(st.session.data.get("topic_page") or 1)
+            back = _topic_screen(topic, page) if topic in service.topics else "help"
             if st.session.data.get("results") and rest in st.session.data["results"]:
                 back = RESULTS
             sensitive = bool(SENSITIVE_TOPICS.intersection(service.topics))
@@ -320,7 +338,7 @@ class Engine:
         _ = self.tr(st)
         if sensitive:
             choices.append(Choice("act:exit", _(EXIT)))
-        if back and back != MENU:
+        if back and back != MENU and all(c.id != back for c in choices):
             choices.append(Choice(back, _(BACK)))
         choices.append(Choice(MENU, _(HOME)))
         return choices
@@ -385,6 +403,8 @@ class Engine:
         for sid in services:
             st.events.append(("service", sid))
         st.session.data["results"] = services
+        if st.session.node not in (RESULTS, ASK, None):
+            st.session.data["came_from"] = st.session.node  # Back returns there
         st.session.data.pop("topic", None)
 
     def _run(self, st: _State, command: str) -> None:
@@ -409,6 +429,11 @@ class Engine:
             self._offer(st, list(situation.services[:3]))
             self._show(st, RESULTS)
 
+    def _came_from(self, st: _State) -> str:
+        """Where Back goes from results: the screen the person typed their question on."""
+        came = str(st.session.data.get("came_from") or "help")
+        return came if self._exists(came) and not came.startswith(("act:", "sit:")) else "help"
+
     def _ask(self, st: _State) -> tuple[str, list[Choice]]:
         """The question back: danger now, who it is about, or which topic is closest."""
         _ = self.tr(st)
@@ -417,17 +442,17 @@ class Engine:
         d = self.content.directory
         if kind == "danger" and st.session.data.get("results"):
             choices = [Choice(EMERGENCY, _("Yes, danger now")), Choice(RESULTS, _("No"))]
-            return _(ASK_DANGER), self._nav(st, choices, "help", sensitive=True)
+            return _(ASK_DANGER), self._nav(st, choices, self._came_from(st), sensitive=True)
         if kind == "who" and all(o in WHO_LABELS for o in options):
             choices = [Choice(f"sit:{o}", _(WHO_LABELS[o])) for o in options]
             text = f"{_(ASK_WHO)}\n\n{_(REMINDER)}"
-            return text, self._nav(st, choices, "help", sensitive=True)
+            return text, self._nav(st, choices, self._came_from(st), sensitive=True)
         if kind == "topic" and options and all(o in d.topics for o in options):
             choices = [Choice(f"topic:{o}", _(d.topics[o].label)) for o in options]
             choices.append(Choice(RESULTS, _(SEE_SERVICES)))
             sensitive = bool(SENSITIVE_TOPICS.intersection(options))
             text = _(ASK_TOPIC) + (f"\n\n{_(REMINDER)}" if sensitive else "")
-            return text, self._nav(st, choices, "help", sensitive=sensitive)
+            return text, self._nav(st, choices, self._came_from(st), sensitive=sensitive)
         raise UnknownScreen(ASK)
 
     def _results(self, st: _State) -> tuple[str, list[Choice]]:
@@ -443,7 +468,7 @@ class Engine:
         # (the police, listed under many topics, do not make a noise complaint sensitive).
         sensitive = any(s.topics[:1] and s.topics[0] in SENSITIVE_TOPICS for s in found)
         text = f"{intro}\n\n{body}" + (f"\n\n{_(REMINDER)}" if sensitive else "")
-        return text, self._nav(st, choices, "help", sensitive)
+        return text, self._nav(st, choices, self._came_from(st), sensitive)
 
     # The report form and the Community Trigger check.
     def _set_choice(self, choice_id: str) -> FlowChoice | None:
@@ -453,13 +478,20 @@ class Engine:
             return None
         return node.choices[int(index)]
 
-    def _after_choice(self, st: _State, choice: FlowChoice) -> None:
+    def _after_choice(self, st: _State, choice: FlowChoice, node_id: str) -> None:
         if choice.action:
             self._action(st, choice.action)
         else:
             # An old button pressed after quick exit: ask the language first, or the screen
             # would come without its Back, Main menu and Quick exit buttons.
-            self._go_or_ask_language(st, choice.goto)
+            target = choice.goto if node_id == CHANGE_ANSWER else self._form_next(st, choice.goto)
+            self._go_or_ask_language(st, target)
+
+    def _form_next(self, st: _State, target: str) -> str:
+        """The next question of the form; straight back to the summary after changing one."""
+        if st.draft.pop("editing", None) and target != CONTACT_DETAILS:
+            return REPORT_CONFIRM
+        return target
 
     def _asks_location(self, st: _State) -> bool:
         node = self.content.nodes.get(st.session.node)
@@ -478,7 +510,7 @@ class Engine:
                     "The police cover everywhere: 101, or 999 in an emergency. "
                     "You can still send this report."
                 )))  # fmt: skip
-        self._show(st, node.next)
+        self._show(st, self._form_next(st, node.next))
 
     def _action(self, st: _State, name: str) -> None:
         _ = self.tr(st)
@@ -511,7 +543,9 @@ class Engine:
         _ = self.content.catalogs.get(lang)
         text = _(
             "**Thank you. Your report has been sent.**\n"
-            "Your reference is {reference}. Keep it if you want to ask about this report.\n"
+            "Your reference is {reference}. Note it somewhere safe. If you ask the Community "
+            "Safety Team about this report, or report the same thing again, give them this "
+            "reference.\n"
             "The Community Safety Team reads every report. They may not be able to reply or act "
             "on each one, but it helps them see what is happening in your area.\n"
             "If a crime is happening, report it to the police too.",
@@ -565,6 +599,19 @@ class Engine:
         choices = tuple(Choice(c.id, isolate_ltr(c.label)) for c in reply.choices)
         text = rtl_lines(isolate_ltr(reply.text))
         return replace(reply, text=text, choices=choices, rtl=True, lang=lang)
+
+
+def _topic_page(rest: str) -> tuple[str, int]:
+    """ "youth/2" is page 2 of the youth topic, "youth" its first; page 0 if not a page."""
+    topic, _sep, page = rest.partition("/")
+    if not page:
+        return topic, 1
+    return (topic, int(page)) if page.isdecimal() and 1 <= int(page) <= 20 else (topic, 0)
+
+
+def _topic_screen(topic: str, page: int) -> str:
+    """The screen id of a topic's page."""
+    return f"topic:{topic}" if page <= 1 else f"topic:{topic}/{page}"
 
 
 def _strip_icon(label: str) -> str:

@@ -54,9 +54,11 @@ MORE = N_("➡️ More")
 # TRANSLATORS: the small line under a choice in a WhatsApp list; {number} stays as it is.
 TYPE_NUMBER = N_("Or type {number}")
 CHOOSE = N_("Choose from the list, or type the number.")
+# TRANSLATORS: on an iPhone set to Arabic or Farsi the swipe is mirrored: write "swipe right".
 CLEAR_CHAT = N_(
-    "WhatsApp keeps this chat on your phone. To remove it: in your chat list, press and "
-    "hold this chat (Android) or swipe left on it (iPhone), then choose Delete."
+    "WhatsApp keeps this chat on your phone. To remove it, open your chat list. On Android: "
+    "press and hold this chat, then choose Delete. On iPhone: swipe left on this chat, choose "
+    "More, then Delete Chat."
 )
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)

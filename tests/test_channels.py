@@ -28,7 +28,7 @@ CONVERSATIONS: list[tuple[str, list[tuple[str, str]], list[str]]] = [
     (
         "a topic",
         [("press", "help"), ("press", "topic:vawg")],
-        ["Angelou", "Southall Black Sisters"],
+        ["Violence against women and girls", "9 services can help"],
     ),
     ("a service card", [("press", "svc:streetline")], ["streetline@rbkc.gov.uk"]),
     ("search", [("type", "noisy neighbours every night")], ["Streetline"]),

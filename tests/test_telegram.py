@@ -112,7 +112,7 @@ async def test_menus_and_presses_in_the_persons_language(
     steps = [Inbound.command("start"), Inbound.choice("help"), Inbound.choice("topic:vawg")]
     [topic] = expected(engine, lang, *steps)
     assert sent[2]["text"] == to_html(topic.text)
-    assert "Rights of Women" in sent[2]["text"]  # service names stay as they are
+    assert ("The Angelou Partnership", "svc:angelou") in buttons(sent[2])  # names stay as they are
     assert fake.calls_to("answerCallbackQuery"), "the button's spinner is stopped"
 
 
@@ -139,7 +139,7 @@ async def test_deep_link_opens_a_topic_in_a_language(
     [sent] = await replies_to(fake, 12, 1)
     [want] = expected(engine, None, Inbound.command("start", "so_youth"))
     assert sent["text"] == to_html(want.text)
-    assert "Midaye" in sent["text"]
+    assert ("Midaye", "svc:midaye") in buttons(sent)  # Somali families' service, on page one
 
 
 async def open_domestic_abuse(fake: FakeTelegram, chat: int) -> list[JSON]:
