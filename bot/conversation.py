@@ -241,6 +241,18 @@ class Conversations:
                 self._announce(report)
             return replies
 
+    def silenced(self, channel: str, user_id: str) -> bool:
+        """Whether this person's next message will be ignored: over the limit, and told so.
+
+        A channel asks before doing any work for an update, so a flood costs next to nothing.
+        """
+        key = self.key(channel, user_id)
+        if key not in self._told:
+            return False
+        now = self._clock()
+        recent = [at for at in self._recent.get(key, ()) if now - at <= RATE_WINDOW]
+        return len(recent) >= RATE_MAX
+
     def _too_fast(self, key: str) -> bool:
         """Whether this person has sent RATE_MAX messages in the last RATE_WINDOW seconds."""
         now = self._clock()

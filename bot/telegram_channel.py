@@ -128,6 +128,16 @@ def inbound_from(message: Message, lang_hint: str | None) -> Inbound:
     return Inbound(Kind.UNSUPPORTED, lang_hint=lang_hint)
 
 
+def update_sender(data: dict[str, Any]) -> str | None:
+    """The user id an update comes from, read from its JSON, or None."""
+    for kind in ("message", "edited_message", "callback_query"):
+        part = data.get(kind)
+        if isinstance(part, dict) and isinstance(part.get("from"), dict):
+            sender = part["from"].get("id")
+            return str(sender) if isinstance(sender, int) else None
+    return None
+
+
 def staff_parts(text: str, limit: int = MAX_TEXT) -> list[str]:
     """A staff post as HTML messages under Telegram's limit: the first line bold, all escaped.
 
@@ -409,8 +419,12 @@ class TelegramChannel:
         return self.conversations.key(CHANNEL, "webhook-secret")
 
     async def accept(self, data: object) -> None:
-        """Keep one update that arrived on the webhook, and queue it."""
-        await self.queue.put_data(data if isinstance(data, dict) else {}, self.app.bot)
+        """Keep one update that arrived on the webhook, and queue it (unless it will be ignored)."""
+        data = data if isinstance(data, dict) else {}
+        sender = update_sender(data)
+        if sender is not None and self.conversations.silenced(CHANNEL, sender):
+            return  # flooding, and already asked to slow down: not worth a turn
+        await self.queue.put_data(data, self.app.bot)
 
     async def publish_commands(self) -> None:
         """Telegram's command menu, in each language (English for everyone else)."""

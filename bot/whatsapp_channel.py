@@ -225,12 +225,15 @@ class WhatsAppChannel:
             return "Bad Request", 400
         if not isinstance(data, dict):
             return "Bad Request", 400
+        user = sender(body)
+        if user is not None and self.conversations.silenced(CHANNEL, user):
+            return "ok", 200  # flooding, and already asked to slow down: not worth a turn
         # Kept before Meta hears it arrived, so a crash cannot lose it. Meta wants a quick 200
         # and resends a webhook that is slow to answer: the replies follow in the background.
         # Tasks start in arrival order and take the sender's lock before anything else, so one
         # person's turns and their replies keep that order.
         row = self.inbox.keep(data)
-        self._spawn(self._handle(body, sender(body), row))
+        self._spawn(self._handle(body, user, row))
         return "ok", 200
 
     async def _handle(self, body: bytes, user: str | None, row: int | None = None) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 import bot.inbox
-from bot.conversation import Conversations
+from bot.conversation import RATE_MAX, Conversations
 from bot.engine import Engine
 from bot.inbox import TELEGRAM_UNNEEDED, Inbox, slim
 from bot.store import INBOX_TRIES, MemoryStore, SqliteStore
 from bot.telegram_channel import DurableQueue, TelegramChannel
+from bot.types import Inbound
 from tests.fake_telegram import RESIDENT, FakeTelegram
 from tests.fake_whatsapp import encode, text_message
 from tests.test_reporting import ANONYMOUS, FORM, SEND, fill_form
@@ -235,3 +236,16 @@ async def test_polled_updates_are_kept_too_until_their_turn_is_done(fake: FakeTe
     assert queue.get_nowait() is update
     queue.finished(update)
     assert store.inbox == {}
+
+
+async def test_a_flood_past_the_limit_is_not_even_kept(
+    fake: FakeTelegram, channels: Callable[..., TelegramChannel], tmp_path: Path
+) -> None:
+    channel = channels(**WEBHOOK)
+    await channel.start()
+    conv = channel.conversations
+    for _ in range(RATE_MAX + 1):  # the limit, then the one that is told to slow down
+        await conv.feed("telegram", "67", Inbound.message("spam"))
+    assert conv.silenced("telegram", "67")
+    await channel.accept(fake.user_message(67, "more spam", enqueue=False))
+    assert kept(tmp_path) == 0 and channel.queue.empty()

@@ -360,9 +360,12 @@ async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not
     [notice] = await conv.feed("telegram", "flood", Inbound.message("bruit"))
     assert notice.text.startswith("Vous envoyez des messages très vite") and "999" in notice.text
     assert await conv.feed("telegram", "flood", Inbound.message("bruit")) == []  # told once
+    assert conv.silenced("telegram", "flood")  # so a channel need not even start a turn
     # Someone else is answered as usual meanwhile.
     assert await conv.feed("telegram", "other", Inbound.message("noisy neighbours"))
+    assert not conv.silenced("telegram", "other")
     clock[0] += RATE_WINDOW + 1  # a minute later, the same person is answered again
+    assert not conv.silenced("telegram", "flood")
     [menu] = await conv.feed("telegram", "flood", Inbound.command("start"))
     assert "999" in menu.text and menu.choices
 
