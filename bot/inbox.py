@@ -62,19 +62,24 @@ class Inbox:
         self._tidying: asyncio.TimerHandle | None = None
 
     def keep(self, update: dict[str, Any]) -> int | None:
-        """Store an update before it is acknowledged; its row, or None if the store refused it.
+        """Store an update before it is acknowledged; its row, or None if the store refused it."""
+        return self.keep_many([update])[0]
 
-        A refusal is logged and the update still runs: answering a person matters more than
+    def keep_many(self, updates: list[dict[str, Any]]) -> list[int | None]:
+        """Store updates (a batch polled at once) in one write; their rows, or None each.
+
+        A refusal is logged and the updates still run: answering a person matters more than
         surviving a crash that might come.
         """
-        body = json.dumps(
-            slim(update, self.unneeded), ensure_ascii=False, separators=(",", ":")
-        ).encode()
+        bodies = [
+            json.dumps(slim(u, self.unneeded), ensure_ascii=False, separators=(",", ":")).encode()
+            for u in updates
+        ]
         try:
-            return self.store.inbox_add(self.channel, body, self._clock())
+            return list(self.store.inbox_add(self.channel, bodies, self._clock()))
         except STORE_ERRORS as exc:
             log.error("could not keep an update: %s", type(exc).__name__)
-            return None
+            return [None] * len(updates)
 
     def done(self, row: int | None) -> None:
         """The turn is done: delete its update, and empty the log within TIDY_AFTER seconds."""

@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -78,8 +78,8 @@ class Store(Protocol):
     def take_message_ids(self, key: str) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
 
-    def inbox_add(self, channel: str, body: bytes, now: float) -> int:
-        """Keep an update that has arrived but whose turn is not done; its row number."""
+    def inbox_add(self, channel: str, bodies: Sequence[bytes], now: float) -> list[int]:
+        """Keep updates that have arrived but whose turns are not done; their row numbers."""
 
     def inbox_done(self, row: int) -> None:
         """Delete an update whose turn is done."""
@@ -317,13 +317,11 @@ class SqliteStore:
             conn.execute("delete from message_ids where key = ?", [key])
         return found
 
-    def inbox_add(self, channel: str, body: bytes, now: float) -> int:
-        """Keep an update that has arrived but whose turn is not done; its row number."""
+    def inbox_add(self, channel: str, bodies: Sequence[bytes], now: float) -> list[int]:
+        """Keep updates that have arrived but whose turns are not done, in one write; their rows."""
+        sql = "insert into inbox (channel, body, at) values (?, ?, ?)"
         with self._immediate() as conn:
-            cursor = conn.execute(
-                "insert into inbox (channel, body, at) values (?, ?, ?)", [channel, body, now]
-            )
-        return int(cursor.lastrowid or 0)
+            return [int(conn.execute(sql, [channel, b, now]).lastrowid or 0) for b in bodies]
 
     def inbox_done(self, row: int) -> None:
         """Delete an update whose turn is done."""
@@ -453,11 +451,14 @@ class MemoryStore:
         """The (when, message id) remembered for a person, forgetting them."""
         return sorted(self.message_ids.pop(key, set()))
 
-    def inbox_add(self, channel: str, body: bytes, now: float) -> int:
-        """Keep an update in hand; its row number."""
-        self._rows += 1
-        self.inbox[self._rows] = (channel, body, now, 0)
-        return self._rows
+    def inbox_add(self, channel: str, bodies: Sequence[bytes], now: float) -> list[int]:
+        """Keep updates in hand; their row numbers."""
+        rows = []
+        for body in bodies:
+            self._rows += 1
+            self.inbox[self._rows] = (channel, body, now, 0)
+            rows.append(self._rows)
+        return rows
 
     def inbox_done(self, row: int) -> None:
         """Delete an update whose turn is done."""

@@ -221,6 +221,25 @@ class Requests(AiohttpRequest):
         return data
 
 
+class PollingRequest(AiohttpRequest):
+    """getUpdates' HTTP client: each batch is kept in the inbox as it is read, in one write.
+
+    So every polled update is on disk before the next getUpdates tells Telegram it arrived.
+    """
+
+    def __init__(self, queue: DurableQueue, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._queue = queue
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        """Telegram's answer; a list of updates is kept before it is returned."""
+        data = BaseRequest.parse_json_payload(payload)
+        result = data.get("result")
+        if isinstance(result, list) and result:
+            self._queue.keep_polled([u for u in result if isinstance(u, dict)])
+        return data
+
+
 class InOrder(BaseUpdateProcessor):
     """Updates run concurrently, but one person's updates run one at a time, in arrival order.
 
@@ -270,11 +289,22 @@ class DurableQueue(asyncio.Queue[object]):
         super().__init__()
         self.inbox = inbox
         self._rows: dict[int, int | None] = {}  # id() of an update in hand: its inbox row
+        self._polled: dict[int, int | None] = {}  # update_id of a polled update: its row
+
+    def keep_polled(self, updates: list[dict[str, Any]]) -> None:
+        """Keep a batch from getUpdates as it is read, in one write, before PTB sees it."""
+        rows = self.inbox.keep_many(updates)
+        for data, row in zip(updates, rows, strict=True):
+            if isinstance(data.get("update_id"), int):
+                self._polled[data["update_id"]] = row
 
     async def put(self, item: object) -> None:
-        """Keep an update (the updater's way in), then queue it."""
+        """Queue an update from the updater, kept already (or now, if it was not)."""
         if isinstance(item, Update) and id(item) not in self._rows:
-            self._rows[id(item)] = self.inbox.keep(item.to_dict())
+            if item.update_id in self._polled:
+                self._rows[id(item)] = self._polled.pop(item.update_id)
+            else:
+                self._rows[id(item)] = self.inbox.keep(item.to_dict())
         await super().put(item)
 
     async def put_data(self, data: dict[str, Any], bot: Any) -> None:
@@ -333,7 +363,7 @@ class TelegramChannel:
             .update_queue(self.queue)
             .concurrent_updates(InOrder(finished=self.queue.finished))
             .request(Requests(connection_pool_size=POOL_SIZE))
-            .get_updates_request(AiohttpRequest(connection_pool_size=1))
+            .get_updates_request(PollingRequest(self.queue, connection_pool_size=1))
         )
         if settings.telegram_webhook_url:
             builder = builder.updater(None)  # updates arrive through the project's web server

@@ -249,3 +249,22 @@ async def test_a_flood_past_the_limit_is_not_even_kept(
     assert conv.silenced("telegram", "67")
     await channel.accept(fake.user_message(67, "more spam", enqueue=False))
     assert kept(tmp_path) == 0 and channel.queue.empty()
+
+
+async def test_a_polled_batch_is_kept_in_one_write_as_it_is_read(fake: FakeTelegram) -> None:
+    from telegram import Update
+
+    from bot.telegram_channel import PollingRequest
+
+    store = MemoryStore()
+    queue = DurableQueue(Inbox(store, "telegram", TELEGRAM_UNNEEDED))
+    batch = [fake.user_message(68, f"message {i}", enqueue=False) for i in range(3)]
+    answer = json.dumps({"ok": True, "result": batch}).encode()
+    assert PollingRequest(queue).parse_json_payload(answer)["result"] == batch
+    assert len(store.inbox) == 3  # on disk before PTB (or Telegram) hears of them
+    for data in batch:
+        await queue.put(Update.de_json(data, None))
+    assert len(store.inbox) == 3  # not kept twice
+    while not queue.empty():
+        queue.finished(queue.get_nowait())
+    assert store.inbox == {}
