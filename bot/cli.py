@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--jsonl", action="store_true", help="JSON lines in and out, for programs")
     search = sub.add_parser("search", help="what the assistant would suggest for some words")
     search.add_argument("text", help="the words, or - to read one query a line")
-    search.add_argument("--lang", choices=LANGS, default="en")
+    search.add_argument(
+        "--lang", choices=LANGS, default="en", help="the language to name the services in"
+    )
     search.add_argument("--json", action="store_true")
     search.add_argument("--limit", type=int, default=3)
     directory = sub.add_parser("directory", help="the service directory")
@@ -78,7 +80,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _directory_check()
     if args.command == "flows":
         content = load_content()
-        print(mermaid(content.nodes) if args.action == "draw" else f"{len(content.nodes)} nodes OK")
+        drawing = mermaid(content.nodes, content.directory.topics)
+        print(drawing if args.action == "draw" else f"{len(content.nodes)} nodes OK")
         return 0
     if args.command == "search":
         return _search(args)
@@ -235,7 +238,10 @@ def _search(args: argparse.Namespace) -> int:
 
     from bot.understanding import Danger, load_understanding
 
-    understanding = load_understanding(load_content())
+    content = load_content()
+    understanding = load_understanding(content)
+    _ = content.catalogs.get(args.lang)
+    services = content.directory.services
     queries = (line.rstrip("\n") for line in sys.stdin) if args.text == "-" else [args.text]
     for query in queries:
         reading = understanding.read(query)
@@ -246,7 +252,9 @@ def _search(args: argparse.Namespace) -> int:
                 "emergency": reading.danger is Danger.YES,
                 "danger": reading.danger.value,
                 "situations": [{"id": sid, "p": round(p, 3)} for sid, p in reading.situations[:3]],
-                "results": [{"id": h.id, "score": h.score} for h in hits],
+                "results": [
+                    {"id": h.id, "name": _(services[h.id].name), "score": h.score} for h in hits
+                ],
                 "screen": reading.screen,
                 "command": reading.command,
                 "ask": reading.ask and {"kind": reading.ask.kind, "options": reading.ask.options},
@@ -267,7 +275,7 @@ def _search(args: argparse.Namespace) -> int:
         if reading.ask:
             print(f"ASK: {reading.ask.kind}: {', '.join(reading.ask.options)}")
         for h in hits:
-            print(f"{h.score:5.1f}  {h.id}")
+            print(f"{h.score:5.1f}  {h.id}  {_(services[h.id].name)}")
     return 0
 
 

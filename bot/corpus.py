@@ -8,12 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot import yamlfile
 from bot.i18n import LANGS
 
-# libyaml's loader when installed: the examples are thousands of lines.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Whose situation it is, where that decides which services fit (situations.yaml `who`).
 WHO = ("own", "girl", "young", "man", "adult-at-risk", "tenant")
 # Who a service is for (directory.yaml `for`).
@@ -64,7 +61,7 @@ class CorpusError(ValueError):
 
 def load_situations(path: Path) -> dict[str, Situation]:
     """The situations, in the order staff wrote them."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yamlfile.parse(path.read_text(encoding="utf-8")) or {}
     out: dict[str, Situation] = {}
     problems = []
     for i, item in enumerate(raw.get("situations") or []):
@@ -97,7 +94,7 @@ def load_examples(locales: Path) -> list[Example]:
     for lang in LANGS:
         for path in examples_paths(locales, lang):
             text = path.read_text(encoding="utf-8")
-            data: dict[str, Any] = yaml.load(text, Loader=_LOADER) or {}
+            data: dict[str, Any] = yamlfile.parse(text) or {}
             for sid, texts in (data.get("examples") or {}).items():
                 out += [Example(str(t), str(sid), lang) for t in texts or []]
     return out

@@ -11,6 +11,7 @@ from typing import Any
 import phonenumbers
 import yaml
 
+from bot import yamlfile
 from bot.corpus import FOR
 from bot.hours import Hours, HoursError, parse_hours
 
@@ -280,7 +281,7 @@ def _short(check: _Checker, raw: dict[str, Any], where: str) -> str:
 def load_directory(path: Path) -> Directory:
     """Read and validate directory.yaml."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.parse(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise DirectoryError([f"{path.name}: not valid YAML: {exc}"]) from exc
     return parse_directory(data, path.name)

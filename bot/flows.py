@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot import yamlfile
 from bot.directory import MAX_LABEL, Directory
 
 # Screens whose words or buttons come partly from code.
@@ -156,7 +158,7 @@ def load_flows(flows_dir: Path, directory: Directory) -> dict[str, Node]:
     problems: list[str] = []
     for path in sorted(flows_dir.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yamlfile.parse(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             problems.append(f"{path.name}: not valid YAML: {exc}")
             continue
@@ -172,15 +174,28 @@ def load_flows(flows_dir: Path, directory: Directory) -> dict[str, Node]:
     return nodes
 
 
-def mermaid(nodes: dict[str, Node]) -> str:
-    """Draw the flows as a Mermaid graph, for staff to read as a tree."""
+def mermaid(nodes: dict[str, Node], topics: Iterable[str] = ()) -> str:
+    """Draw the flows as a Mermaid graph, for staff to read as a tree: every way on is an edge.
+
+    A typed answer is an edge labelled with what it fills ("typed: where"); a screen that
+    lists the topics has an edge to each; Back is drawn dotted.
+    """
     lines = ["graph TD"]
     for node in nodes.values():
         first = node.text.splitlines()[0].strip("* ")[:40].replace('"', "'")
-        lines.append(f'  {_mid(node.id)}["{first}"]')
+        me = _mid(node.id)
+        lines.append(f'  {me}["{first}"]')
         for c in node.choices:
             target = c.goto or f"act_{c.action}"
-            lines.append(f'  {_mid(node.id)} -- "{c.label}" --> {_mid(target)}')
+            lines.append(f'  {me} -- "{c.label}" --> {_mid(target)}')
+        if node.input and node.next:
+            lines.append(f'  {me} -- "typed: {node.input}" --> {_mid(node.next)}')
+        if node.action == "topics":
+            lines += [f'  {me} -- "topic" --> {_mid(f"topic:{t}")}' for t in topics]
+        elif node.action and not node.choices:
+            lines.append(f"  {me} --> {_mid(f'act_{node.action}')}")
+        if node.back:
+            lines.append(f'  {me} -. "Back" .-> {_mid(node.back)}')
     return "\n".join(lines)
 
 

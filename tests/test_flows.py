@@ -114,7 +114,12 @@ def test_flow_problems_are_named(tmp_path: Path, content: Content) -> None:
 
 
 def test_mermaid_draws_every_node(content: Content) -> None:
-    drawing = mermaid(content.nodes)
+    drawing = mermaid(content.nodes, content.directory.topics)
     assert drawing.startswith("graph TD")
     assert 'menu -- "Find help" --> help' in drawing
     assert "tips_fraud" in drawing
+    # The report form is one path: typed answers are edges too, and topics hang off "help".
+    assert 'report_form -- "typed: what" --> report_form_where' in drawing
+    assert 'report_form_where -- "typed: where" --> report_form_when' in drawing
+    assert 'help -- "topic" --> topic_vawg' in drawing
+    assert 'report_form_change -. "Back" .-> report_form_confirm' in drawing

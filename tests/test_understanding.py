@@ -290,14 +290,20 @@ def test_a_query_in_another_language_than_the_session(chat: Chat) -> None:
 def test_search_command_reads_one_query_a_line() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "search", "--json", "--lang", "so", "--limit", "2", "-"],
-        input="he has a knife outside my door\nnoisy neighbours loud music every night\n",
+        input="he has a knife outside my door\nnoisy neighbours loud music every night\n"
+        "how do I report a crime that happened last week\n",
         capture_output=True, text=True, env=dict(os.environ), check=False, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    first, second, third = (json.loads(line) for line in proc.stdout.splitlines())
     assert first["emergency"] is True and first["lang"] == "so"
     assert second["emergency"] is False
     assert second["results"][0]["id"] == "streetline" and len(second["results"]) <= 2
+    # --lang names the services in that language.
+    assert third["results"][0] == {
+        "id": "police-non-emergency", "name": "Booliska – aan degdeg ahayn (101)",
+        "score": third["results"][0]["score"],
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
