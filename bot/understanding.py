@@ -158,7 +158,10 @@ class Model:
     def vector(self, texts: Sequence[str]) -> Any:
         """The feature rows for `texts`."""
         folded = [features_text(t) for t in texts]
-        return hstack([self.chars.transform(folded), self.words.transform(folded)]).tocsr()
+        # The vectorisers were checked when they were trained, and text holds no NaN:
+        # scikit-learn's checks on every call would be a quarter of a reading's time.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return hstack([self.chars.transform(folded), self.words.transform(folded)]).tocsr()
 
     def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(situation probabilities, one row per text; danger-now probability per text)."""
