@@ -498,10 +498,16 @@ class MemoryStore:
             self.events[(day, channel, lang, kind, value)] += 1
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Totals by event kind and value."""
-        out: dict[str, dict[str, int]] = {}
-        for (_day, _channel, _lang, kind, value), n in self.events.items():
-            out.setdefault(kind, {})[value] = out.get(kind, {}).get(value, 0) + n
+        """Totals by event kind and value, plus totals by language and by channel."""
+        totals: dict[str, Counter[str]] = {}
+        for (_day, channel, lang, kind, value), n in self.events.items():
+            for group, key in ((kind, value), ("by_lang", lang), ("by_channel", channel)):
+                totals.setdefault(group, Counter())[key] += n
+        # As the SQLite store gives them: each group's largest first, and both "by" groups
+        # even when empty.
+        out = {g: dict(c.most_common()) for g, c in totals.items() if not g.startswith("by_")}
+        for group in ("by_lang", "by_channel"):
+            out[group] = dict(totals.get(group, Counter()).most_common())
         return out
 
     def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:

@@ -502,7 +502,7 @@ class TelegramChannel:
             return
         stats = self.conversations.store.stats()
         lines = [f"{group}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-                 for group, counts in stats.items()]  # fmt: skip
+                 for group, counts in stats.items() if counts]  # fmt: skip
         text = "\n".join(lines) or "No activity recorded yet."
         await self._retry(lambda: self.app.bot.send_message(chat.id, text))
 

@@ -56,9 +56,16 @@ def test_message_ids_are_taken_once_and_go_with_forget_and_after_48_hours(store:
 
 
 def test_events_are_aggregated(store: Store) -> None:
+    assert store.stats() == {"by_lang": {}, "by_channel": {}}
     store.record("2026-11-24", "console", "so", [("topic", "youth"), ("topic", "youth")])
     store.record("2026-11-24", "console", "so", [("topic", "youth")])
-    assert store.stats()["topic"] == {"youth": 3}
+    store.record("2026-11-25", "telegram", "ar", [("topic", "vawg"), ("screen", "menu")])
+    assert store.stats() == {
+        "topic": {"youth": 3, "vawg": 1},
+        "screen": {"menu": 1},
+        "by_lang": {"so": 3, "ar": 2},
+        "by_channel": {"console": 3, "telegram": 2},
+    }  # the same from both stores
 
 
 def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:
