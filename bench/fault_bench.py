@@ -573,10 +573,7 @@ async def memory_part(work: Path, size: int) -> MemoryResult:
         return result
     finally:
         await bot.stop()
-        for follower in followers:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        await tg.cancel(followers)
         await graph.stop()
         await fake.stop()
 

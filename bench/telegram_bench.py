@@ -39,10 +39,10 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from tests.fake_telegram import FakeTelegram
@@ -359,6 +359,14 @@ def launch(
     )
 
 
+async def cancel(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Stop background tasks (reply followers) and wait until each has."""
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def stop(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> bool:
     """SIGTERM, wait for a graceful exit, else SIGKILL; True when it exited by itself."""
     try:
@@ -533,9 +541,7 @@ async def measure(name: str, users: int, messages: int, work: Path) -> Result:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        await cancel([follower])
         await fake.stop()
     return result
 

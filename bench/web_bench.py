@@ -472,10 +472,7 @@ async def measure(people: int, messages: int, work: Path) -> tuple[list[Figures]
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        for follower in followers:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        await tg.cancel(followers)
         await graph.stop()
         await fake.stop()
     return figures, processes

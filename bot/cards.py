@@ -6,7 +6,7 @@ from datetime import datetime
 
 from babel.dates import format_time, get_day_names
 
-from bot.directory import Directory, Phone, Service, Topic
+from bot.directory import Phone, Service, Topic
 from bot.hours import Hours
 from bot.i18n import N_, Translator
 
@@ -108,9 +108,8 @@ def compact_card(service: Service, _: Translator) -> str:
     return "\n".join(lines)
 
 
-def topic_text(topic: Topic, directory: Directory, _: Translator, page: int = 1) -> str:
+def topic_text(topic: Topic, count: int, _: Translator, page: int = 1) -> str:
     """A topic's heading, what it covers, and how many services can help (named on buttons)."""
-    count = len(directory.in_topic(topic.id))
     if page > 1:
         return f"**{_(topic.name)}**\n{_(MORE_SERVICES_TEXT)}"
     return "\n".join([

@@ -43,6 +43,10 @@ TOO_MANY_REPORTS = N_(
     "answers are kept for now: press Send again in 15 minutes. To report a crime now, call "
     "101. In danger now? Call 999."
 )
+NOT_SAVED = N_(
+    "Sorry, your report was not saved: our system has a problem right now. Nothing "
+    "was sent. Press Send again in a few minutes. To report a crime now, call 101."
+)
 UNSAVED_KEPT = 10_000  # sessions the store refused, kept in memory until it takes them
 
 
@@ -176,11 +180,22 @@ class Conversations:
         self, key: str, now: float, draft: tuple[float, dict[str, Any]] | None, lang: str | None
     ) -> Reply:
         """Not sent: too many reports at once. The answers stay, so Send works later."""
+        return self._send_later(key, now, draft, lang, TOO_MANY_REPORTS)
+
+    def _send_later(
+        self,
+        key: str,
+        now: float,
+        draft: tuple[float, dict[str, Any]] | None,
+        lang: str | None,
+        message: str,
+    ) -> Reply:
+        """A report not filed: keep its answers in memory and offer Send again."""
         if draft is not None:
             self._drafts[key] = (now, draft[1])
         _ = self.engine.content.catalogs.get(lang)
         again = (Choice("act:file_report", _("Send")), Choice("act:cancel_report", _("Don't send")))
-        return Reply(_(TOO_MANY_REPORTS), again, lang=lang or "en")
+        return Reply(_(message), again, lang=lang or "en")
 
     @staticmethod
     def _who(channel: str, key: str) -> dict[str, str]:
@@ -200,20 +215,7 @@ class Conversations:
         """What to say when the database refused a turn's changes: never that they were kept."""
         _ = self.engine.content.catalogs.get(lang)
         if report is not None:
-            if draft is not None:
-                self._drafts[key] = (
-                    now,
-                    draft[1],
-                )  # keep the answers, so Send can be pressed again
-            text = _(
-                "Sorry, your report was not saved: our system has a problem right now. Nothing "
-                "was sent. Press Send again in a few minutes. To report a crime now, call 101."
-            )
-            again = (
-                Choice("act:file_report", _("Send")),
-                Choice("act:cancel_report", _("Don't send")),
-            )
-            return [Reply(text, again, lang=lang or "en")]
+            return [self._send_later(key, now, draft, lang, NOT_SAVED)]
         if Effect.FORGET in effects:
             text = _(
                 "Sorry, I could not erase what is kept about you: our system has a problem right "

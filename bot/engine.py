@@ -12,7 +12,7 @@ from typing import NamedTuple
 from bot import cards, forms
 from bot.content import Content
 from bot.flows import FlowChoice, Node
-from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate, rtl_lines
+from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate, right_to_left
 from bot.langid import LanguageGuesser
 from bot.reports import Report, community_trigger_applies, new_reference
 from bot.text import clean, fold
@@ -282,14 +282,15 @@ class Engine:
             st.session.data["topic"] = topic
             st.session.data["topic_page"] = page
             st.session.data.pop("results", None)
-            shown, more = cards.topic_page(d.in_topic(topic), page)
+            services = d.in_topic(topic)
+            shown, more = cards.topic_page(services, page)
             if not shown:
                 raise UnknownScreen(screen)
             choices = [Choice(f"svc:{s.id}", _(s.label)) for s in shown]
             if more:
                 choices.append(Choice(f"topic:{topic}/{page + 1}", _(cards.MORE_SERVICES)))
             sensitive = topic in SENSITIVE_TOPICS
-            text = cards.topic_text(d.topics[topic], d, _, page)
+            text = cards.topic_text(d.topics[topic], len(services), _, page)
             text += f"\n\n{_(REMINDER)}" if sensitive else ""
             back = "help" if page == 1 else _topic_screen(topic, page - 1)
             return text, self._nav(st, choices, back=back, sensitive=sensitive)
@@ -597,8 +598,7 @@ class Engine:
         if not self.content.catalogs.get(lang).rtl:
             return replace(reply, lang=lang)
         choices = tuple(Choice(c.id, isolate_ltr(c.label)) for c in reply.choices)
-        text = rtl_lines(isolate_ltr(reply.text))
-        return replace(reply, text=text, choices=choices, rtl=True, lang=lang)
+        return replace(reply, text=right_to_left(reply.text), choices=choices, rtl=True, lang=lang)
 
 
 def _topic_page(rest: str) -> tuple[str, int]:

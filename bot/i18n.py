@@ -75,6 +75,11 @@ def rtl_lines(text: str) -> str:
     return "\n".join(lines)
 
 
+def right_to_left(text: str) -> str:
+    """Text as a right-to-left reply shows it: left-to-right runs isolated, every line marked."""
+    return rtl_lines(isolate_ltr(text))
+
+
 def po_path(locales_dir: Path, lang: str) -> Path:
     """Where a language's catalog lives."""
     return locales_dir / lang / "LC_MESSAGES" / "messages.po"

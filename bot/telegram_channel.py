@@ -40,7 +40,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.conversation import Conversations
-from bot.i18n import LANGS, N_, rtl_lines
+from bot.i18n import LANGS, N_, right_to_left
 from bot.inbox import TELEGRAM_UNNEEDED, Inbox
 from bot.locks import KeyedLocks
 from bot.reports import Report, staff_text
@@ -535,7 +535,7 @@ class TelegramChannel:
                     [[button]], resize_keyboard=True, one_time_keyboard=True
                 )
                 hint = _(SHARE_LOCATION_HINT)
-                hint = rtl_lines(hint) if reply.rtl else hint
+                hint = right_to_left(hint) if reply.rtl else hint
                 await self._send(chat_id, html.escape(hint), markup_loc)
         if any(Effect.FORGET in reply.effects for reply in replies):
             # After the answer is sent, so not even its id is kept.

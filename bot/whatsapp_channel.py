@@ -28,7 +28,7 @@ from pywa_async.types import (
 )
 
 from bot.conversation import Conversations
-from bot.i18n import N_, Translator, isolate_ltr, rtl_lines
+from bot.i18n import N_, Translator, right_to_left
 from bot.inbox import WHATSAPP_UNNEEDED, Inbox
 from bot.locks import KeyedLocks
 from bot.retry import retrying
@@ -87,7 +87,7 @@ def render(reply: Reply, _: Translator, page: int = 0) -> list[Outgoing]:
     if _sensitive(reply):
         # A bot cannot delete anything on a person's phone: say how they can.
         hint = _(CLEAR_CHAT)
-        text = f"{text}\n\n{rtl_lines(isolate_ltr(hint)) if reply.rtl else hint}"
+        text = f"{text}\n\n{right_to_left(hint) if reply.rtl else hint}"
     choices = reply.choices
     if not choices:
         return [Outgoing(part) for part in split_text(text, MAX_TEXT)]
@@ -96,7 +96,7 @@ def render(reply: Reply, _: Translator, page: int = 0) -> list[Outgoing]:
         out = [Outgoing(part) for part in split_text(text, MAX_TEXT)] if page == 0 else []
         text = _(CHOOSE)
         if reply.rtl:
-            text = rtl_lines(text)
+            text = right_to_left(text)
     if len(choices) <= MAX_BUTTONS and all(len(c.label) <= MAX_BUTTON_TITLE for c in choices):
         out.append(Outgoing(text, [Button(c.label, c.id) for c in choices]))
         return out
@@ -125,12 +125,12 @@ def list_of(choices: tuple[Choice, ...], _: Translator, page: int = 0) -> Sectio
     return SectionList(button_title=label, sections=[Section(title=label, rows=rows)])
 
 
-def sender(body: bytes) -> str | None:
-    """Who sent the message in a webhook body (a status update has none)."""
+def sender(data: dict[str, Any]) -> str | None:
+    """Who sent the message in a (parsed) webhook body; a status update has none."""
     try:
-        value = json.loads(body)["entry"][0]["changes"][0]["value"]
+        value = data["entry"][0]["changes"][0]["value"]
         return str(value["messages"][0]["from"])
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError):
         return None
 
 
@@ -201,8 +201,7 @@ class WhatsAppChannel:
     def resume(self) -> None:
         """Run the updates a crash left unfinished, before any new one arrives."""
         for row, data in self.inbox.unfinished():
-            body = json.dumps(data).encode()
-            self._spawn(self._handle(body, sender(body), row))
+            self._spawn(self._handle(json.dumps(data).encode(), sender(data), row))
 
     # Webhook entry points.
     async def verify(
@@ -225,7 +224,7 @@ class WhatsAppChannel:
             return "Bad Request", 400
         if not isinstance(data, dict):
             return "Bad Request", 400
-        user = sender(body)
+        user = sender(data)  # parsed once here; pywa parses the body for itself
         if user is not None and self.conversations.silenced(CHANNEL, user):
             return "ok", 200  # flooding, and already asked to slow down: not worth a turn
         # Kept before Meta hears it arrived, so a crash cannot lose it. Meta wants a quick 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.store import MemoryStore
 from bot.types import Inbound, Reply, Session
+from tests.fake_telegram import FakeTelegram
 
 # A Tuesday afternoon in November, London time (= UTC in winter).
 TUESDAY_3PM = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -30,6 +32,15 @@ def engine(content: Content) -> Engine:
 def trained(engine: Engine) -> None:
     """Learn from the examples once, first: every `bot` process the tests start finds the cache."""
     engine.warm()
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API server on 127.0.0.1, for the real python-telegram-bot to talk to."""
+    # Opt in to PTB's timedelta durations: reading an int one warns, and warnings are errors.
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    async with FakeTelegram() as server:
+        yield server
 
 
 @pytest.fixture

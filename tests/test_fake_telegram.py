@@ -24,23 +24,6 @@ from tests.fake_telegram import FakeTelegram
 CHAT = 42
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Opt in to PTB's timedelta durations: reading an int one warns, and warnings are errors."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """A running fake server."""
-    server = FakeTelegram()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 @pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[telegram.Bot]:
     """A real PTB Bot pointed at the fake."""

@@ -33,8 +33,6 @@ from tests.test_telegram import JSON, Running, buttons, expected, replies_to, se
 from tests.test_whatsapp import ME, WhatsAppRig, body, options
 
 # The rigs of the channel tests, found by pytest under these names.
-_timedelta_retry_after = test_telegram._timedelta_retry_after
-fake = test_telegram.fake
 start = test_telegram.start
 rig = test_whatsapp.rig
 

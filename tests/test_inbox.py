@@ -28,17 +28,6 @@ from tests.test_whatsapp import ME, open_rig
 SECRET = b"k" * 32
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
 @pytest.fixture
 async def channels(
     fake: FakeTelegram, engine: Engine, tmp_path: Path

@@ -27,18 +27,6 @@ from tests.fake_telegram import FakeTelegram, render
 JSON = dict[str, Any]
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Opt in to PTB's timedelta durations: reading an int one warns, and warnings are errors."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
 def settings_for(fake: FakeTelegram, tmp_path: Path, **changes: Any) -> Settings:
     base = Settings(data_dir=tmp_path, telegram_token=Secret(fake.token), telegram_api_url=fake.url)
     return replace(base, **changes)
