@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from typing import Any
 from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
 from bot.i18n import N_
+from bot.limits import Window
 from bot.locks import KeyedLocks
 from bot.reports import Report
 from bot.store import SESSION_TTL, STORE_ERRORS, Store, today
@@ -73,10 +74,13 @@ class Conversations:
         # Where people were when the store refused to keep it (a full disk, a lock), so their
         # next message carries on there (an answer to the form is not taken for a question).
         self._unsaved: OrderedDict[str, Session] = OrderedDict()
-        self._filed: dict[str, deque[float]] = {}  # when each person's recent reports were sent
+        self._filed = Window(REPORTS_MAX, REPORTS_WINDOW)  # when each person sent reports
         self.report_listeners: list[ReportListener] = []
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._recent: dict[str, deque[float]] = {}  # when each person's last messages came
+        self._turns = Window(RATE_MAX, RATE_WINDOW)  # when each person's last turns ran
+        # When their updates reached a webhook: one more than the turns, the one told to slow
+        # down. The rest of a flood is turned away at the door, before it costs a write.
+        self._arrivals = Window(RATE_MAX + 1, RATE_WINDOW)
         self._told: set[str] = set()  # people already asked to slow down in this minute
 
     def key(self, channel: str, user_id: str) -> str:
@@ -144,11 +148,7 @@ class Conversations:
             return self._not_saved(key, now, draft, turn.replies, effects, report, kept.lang)
         self._unsaved.pop(key, None)
         if report is not None:
-            self._filed.setdefault(key, deque()).append(now)
-            if len(self._filed) > 10_000:  # forget people who have not reported lately
-                self._filed = {
-                    k: q for k, q in self._filed.items() if q and now - q[-1] <= REPORTS_WINDOW
-                }
+            self._filed.add(key, now)
         lang = kept.lang or session.lang or "unknown"
         try:
             self.store.record(today(now), channel, lang, turn.events)
@@ -167,14 +167,7 @@ class Conversations:
 
     def _too_many_reports(self, key: str, now: float) -> bool:
         """Whether this person has sent REPORTS_MAX reports in the last REPORTS_WINDOW seconds."""
-        sent = self._filed.get(key)
-        if not sent:
-            return False
-        while sent and now - sent[0] > REPORTS_WINDOW:
-            sent.popleft()
-        if not sent:
-            del self._filed[key]
-        return len(sent) >= REPORTS_MAX
+        return self._filed.full(key, now)
 
     def _hold_report(
         self, key: str, now: float, draft: tuple[float, dict[str, Any]] | None, lang: str | None
@@ -243,32 +236,19 @@ class Conversations:
                 self._announce(report)
             return replies
 
-    def silenced(self, channel: str, user_id: str) -> bool:
-        """Whether this person's next message will be ignored: over the limit, and told so.
+    def admit(self, channel: str, user_id: str) -> bool:
+        """Whether to take this person's update at the webhook, counting it if so.
 
-        A channel asks before doing any work for an update, so a flood costs next to nothing.
+        A channel asks before doing any work for an update: past the limit and the one update
+        that is told to slow down, a flood is dropped at once, so it costs next to nothing.
         """
-        key = self.key(channel, user_id)
-        if key not in self._told:
-            return False
-        now = self._clock()
-        recent = [at for at in self._recent.get(key, ()) if now - at <= RATE_WINDOW]
-        return len(recent) >= RATE_MAX
+        return self._arrivals.take(self.key(channel, user_id), self._clock())
 
     def _too_fast(self, key: str) -> bool:
-        """Whether this person has sent RATE_MAX messages in the last RATE_WINDOW seconds."""
-        now = self._clock()
-        recent = self._recent.setdefault(key, deque())
-        while recent and now - recent[0] > RATE_WINDOW:
-            recent.popleft()
-        if len(recent) >= RATE_MAX:
+        """Whether this person has had RATE_MAX turns in the last RATE_WINDOW seconds."""
+        if not self._turns.take(key, self._clock()):
             return True
-        recent.append(now)
         self._told.discard(key)
-        if len(self._recent) > 10_000:  # forget people who have gone quiet
-            self._recent = {
-                k: q for k, q in self._recent.items() if q and now - q[-1] <= RATE_WINDOW
-            }
         return False
 
     def _slow_down(self, channel: str, key: str) -> list[Reply]:

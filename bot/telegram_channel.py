@@ -452,8 +452,8 @@ class TelegramChannel:
         """Keep one update that arrived on the webhook, and queue it (unless it will be ignored)."""
         data = data if isinstance(data, dict) else {}
         sender = update_sender(data)
-        if sender is not None and self.conversations.silenced(CHANNEL, sender):
-            return  # flooding, and already asked to slow down: not worth a turn
+        if sender is not None and not self.conversations.admit(CHANNEL, sender):
+            return  # flooding, past the limit and the one told to slow down: not worth a turn
         await self.queue.put_data(data, self.app.bot)
 
     async def publish_commands(self) -> None:

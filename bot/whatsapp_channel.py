@@ -225,8 +225,8 @@ class WhatsAppChannel:
         if not isinstance(data, dict):
             return "Bad Request", 400
         user = sender(data)  # parsed once here; pywa parses the body for itself
-        if user is not None and self.conversations.silenced(CHANNEL, user):
-            return "ok", 200  # flooding, and already asked to slow down: not worth a turn
+        if user is not None and not self.conversations.admit(CHANNEL, user):
+            return "ok", 200  # flooding, past the limit and the one told to slow down
         # Kept before Meta hears it arrived, so a crash cannot lose it. Meta wants a quick 200
         # and resends a webhook that is slow to answer: the replies follow in the background.
         # Tasks start in arrival order and take the sender's lock before anything else, so one

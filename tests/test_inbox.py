@@ -18,7 +18,6 @@ from bot.engine import Engine
 from bot.inbox import TELEGRAM_UNNEEDED, Inbox, slim
 from bot.store import INBOX_TRIES, MemoryStore, SqliteStore
 from bot.telegram_channel import DurableQueue, TelegramChannel
-from bot.types import Inbound
 from tests.fake_telegram import RESIDENT, FakeTelegram
 from tests.fake_whatsapp import encode, text_message
 from tests.test_reporting import ANONYMOUS, FORM, SEND, fill_form
@@ -232,12 +231,13 @@ async def test_a_flood_past_the_limit_is_not_even_kept(
 ) -> None:
     channel = channels(**WEBHOOK)
     await channel.start()
-    conv = channel.conversations
-    for _ in range(RATE_MAX + 1):  # the limit, then the one that is told to slow down
-        await conv.feed("telegram", "67", Inbound.message("spam"))
-    assert conv.silenced("telegram", "67")
+    for i in range(RATE_MAX + 1):  # the limit, then the one that is told to slow down
+        await channel.accept(fake.user_message(67, f"spam {i}", enqueue=False))
+    assert kept(tmp_path) == RATE_MAX + 1
     await channel.accept(fake.user_message(67, "more spam", enqueue=False))
-    assert kept(tmp_path) == 0 and channel.queue.empty()
+    assert kept(tmp_path) == RATE_MAX + 1 and channel.queue.qsize() == RATE_MAX + 1
+    await channel.accept(fake.user_message(68, "someone else", enqueue=False))
+    assert kept(tmp_path) == RATE_MAX + 2
 
 
 async def test_a_polled_batch_is_kept_in_one_write_as_it_is_read(fake: FakeTelegram) -> None:

@@ -360,14 +360,27 @@ async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not
     [notice] = await conv.feed("telegram", "flood", Inbound.message("bruit"))
     assert notice.text.startswith("Vous envoyez des messages très vite") and "999" in notice.text
     assert await conv.feed("telegram", "flood", Inbound.message("bruit")) == []  # told once
-    assert conv.silenced("telegram", "flood")  # so a channel need not even start a turn
     # Someone else is answered as usual meanwhile.
     assert await conv.feed("telegram", "other", Inbound.message("noisy neighbours"))
-    assert not conv.silenced("telegram", "other")
     clock[0] += RATE_WINDOW + 1  # a minute later, the same person is answered again
-    assert not conv.silenced("telegram", "flood")
     [menu] = await conv.feed("telegram", "flood", Inbound.command("start"))
     assert "999" in menu.text and menu.choices
+
+
+def test_a_flood_is_turned_away_at_the_door_after_the_limit_and_the_one_told(
+    engine: Engine,
+) -> None:
+    from bot.conversation import RATE_MAX, RATE_WINDOW
+
+    clock = [NOW]
+    conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
+    # The limit's turns, and one more: the update whose answer asks them to slow down.
+    assert all(conv.admit("telegram", "flood") for _ in range(RATE_MAX + 1))
+    assert not conv.admit("telegram", "flood")  # not kept, not queued: no work at all
+    assert conv.admit("telegram", "other")  # everyone else as usual
+    assert conv.admit("whatsapp", "flood")  # the same number on another channel is someone else
+    clock[0] += RATE_WINDOW + 1
+    assert conv.admit("telegram", "flood")  # a minute later, taken again
 
 
 def test_one_person_may_send_three_reports_in_15_minutes_and_is_told_kindly(
