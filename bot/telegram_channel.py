@@ -62,6 +62,10 @@ MAX_ERASE = 10_000  # ids one quick exit asks to delete, at most (a hundred call
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short
 SENT_KEEPS = ("message_id", "date", "chat")  # what python-telegram-bot needs to make a Message
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+# Webhook calls Telegram makes at once (it allows 1-100, 40 if unset). Each is answered in about
+# a millisecond, so ten carry hundreds of updates a second, far past the 30 replies a second
+# Telegram lets a bot send; fewer at once means one person's flood queues at Telegram, not here.
+WEBHOOK_CONNECTIONS = 10
 # Connections for sending: 16 calls of ~100 ms each carry 160 a second, over five times
 # Telegram's 30 messages a second.
 POOL_SIZE = 16
@@ -392,7 +396,10 @@ class TelegramChannel:
         url = self.settings.telegram_webhook_url
         if url:
             await self.app.bot.set_webhook(
-                url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+                url,
+                secret_token=self.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=WEBHOOK_CONNECTIONS,
             )
         else:
             assert self.app.updater is not None

@@ -1157,6 +1157,9 @@ class FakeTelegram(LocalServer):
             isinstance(secret, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret)
         ):
             bad_request("secret token contains unallowed characters")
+        connections = _int(params, "max_connections", 40)
+        if not 1 <= connections <= 100:
+            bad_request("bad webhook: max_connections must be between 1 and 100")
         if params.get("drop_pending_updates"):
             self._pending.clear()
         if not url:

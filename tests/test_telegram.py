@@ -452,6 +452,8 @@ async def test_webhook_is_set_with_a_secret_and_answers(
     secret = running.channel.webhook_secret
     assert fake.webhook_url == "https://bot.example.org/webhooks/telegram"
     assert fake.webhook_secret == secret and len(secret) >= 32
+    # Telegram opens no more than this many calls at once: a flood queues at its end.
+    assert (await running.channel.app.bot.get_webhook_info()).max_connections == 10
     update = fake.user_message(30, "/start", enqueue=False)
     answer = await client.post(
         "/webhooks/telegram", json=update, headers={TELEGRAM_SECRET_HEADER: secret}

@@ -186,6 +186,28 @@ async def test_headers_sent_a_byte_at_a_time_are_cut_off(
         await hang_up(writer)
 
 
+async def test_one_endless_header_sent_fast_is_refused_431_at_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serving(monkeypatch, HEADER_TIMEOUT=5.0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sent = 0
+        with contextlib.suppress(ConnectionError):
+            writer.write(b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: bot\r\nX-Big: ")
+            while sent < 2_000_000 and not reader.at_eof():
+                writer.write(b"a" * 4096)
+                await writer.drain()
+                sent += 4096
+                await asyncio.sleep(0.001)  # the server reads each piece on its own
+        try:
+            answer = await closed_within(reader, 3)
+        except ConnectionError:
+            answer = b"HTTP/1.1 431"  # closed on bytes still arriving: the answer can be lost
+        assert answer.startswith(b"HTTP/1.1 431")
+        assert sent < 1_000_000  # cut off near 16 KB, long before the header time limit
+        await hang_up(writer)
+
+
 async def test_a_body_that_stops_arriving_is_answered_408(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
