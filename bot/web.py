@@ -12,8 +12,7 @@ from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +23,8 @@ from bot.store import Store, StoreFull
 log = logging.getLogger("bot.web")
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_KEY = TELEGRAM_SECRET_HEADER.lower().encode()  # as ASGI gives header names
+TELEGRAM_PATH = "/webhooks/telegram"
 MAX_BODY = 1_000_000  # an update is a few kilobytes; refuse anything absurd
 # Time limits, so slow or silent connections cannot pile up: for a request's headers (from the
 # connection's first byte, or the next request's), for its body, and between requests.
@@ -33,6 +34,8 @@ IDLE_TIMEOUT = 75.0  # longer than a proxy's or Telegram's (nginx keeps 60 s): s
 MAX_HEADERS = 16 * 1024  # bytes of request line and headers
 MAX_CONNECTIONS = 1000  # past this, new requests are answered 503 at once
 CLOSE = {"Connection": "close"}  # on a refusal: the rest of that request is not worth reading
+EMPTY = [(b"content-length", b"0")]
+CLOSING = [*EMPTY, (b"connection", b"close")]
 TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-length: 0\r\nconnection: close\r\n\r\n"
@@ -47,13 +50,12 @@ class _Refused(Exception):
         self.status = status
 
 
-async def capped_body(request: Request, limit: int = MAX_BODY) -> bytes:
+async def read_body(receive: Receive, declared: str | None, limit: int = MAX_BODY) -> bytes:
     """The body, read only up to `limit`: a declared or streamed excess is refused at once.
 
     Reading it whole first would let anyone, without a signature, make the process hold any
-    amount of memory.
+    amount of memory. `declared` is the Content-Length header, if any.
     """
-    declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdecimal():
             raise _Refused(400)
@@ -62,18 +64,26 @@ async def capped_body(request: Request, limit: int = MAX_BODY) -> bytes:
     chunks, size = [], 0
     try:
         async with asyncio.timeout(BODY_TIMEOUT):
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    log.info("a caller hung up before sending its whole request")
+                    raise _Refused(400)
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise _Refused(413)
                 chunks.append(chunk)
-    except ClientDisconnect:
-        log.info("a caller hung up before sending its whole request")
-        raise _Refused(400) from None
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
     except TimeoutError:
         log.info("a caller was too slow sending its request")
         raise _Refused(408) from None
-    return b"".join(chunks)
+
+
+async def capped_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """A Starlette request's body, read as read_body does."""
+    return await read_body(request.receive, request.headers.get("content-length"), limit)
 
 
 WHATSAPP_SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -107,7 +117,7 @@ def create_app(
     telegram: TelegramHook | None = None,
     whatsapp: WhatsAppHook | None = None,
     engine_alive: Callable[[], bool] | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """`/healthz`, and the webhook of each channel that uses one."""
 
     async def healthz(_request: Request) -> Response:
@@ -125,27 +135,6 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
-    if telegram is not None:
-        hook = telegram
-
-        async def telegram_webhook(request: Request) -> Response:
-            given = request.headers.get(TELEGRAM_SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), hook.webhook_secret.encode()):
-                return Response(status_code=403)
-            try:
-                body = await capped_body(request)
-            except _Refused as refused:
-                return Response(status_code=refused.status, headers=CLOSE)
-            try:
-                data = json.loads(body)
-            except ValueError:
-                return Response(status_code=400)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                return Response(status_code=400)
-            await hook.accept(data)
-            return Response(status_code=200)
-
-        routes.append(Route("/webhooks/telegram", telegram_webhook, methods=["POST"]))
     if whatsapp is not None:
         wa = whatsapp
 
@@ -166,7 +155,70 @@ def create_app(
 
         routes.append(Route("/webhooks/whatsapp", whatsapp_verify, methods=["GET"]))
         routes.append(Route("/webhooks/whatsapp", whatsapp_webhook, methods=["POST"]))
-    return Starlette(routes=routes, middleware=[Middleware(HeaderLimit)])
+    routed = Starlette(routes=routes)
+    return HeaderLimit(Webhooks(routed, TelegramWebhook(telegram) if telegram else None))
+
+
+class TelegramWebhook:
+    """Telegram's webhook as a bare ASGI app, before any router or middleware.
+
+    Every update comes this way, and in a flood each one that is turned away costs the event
+    loop, which everyone's turns share, a third less than through Starlette.
+    """
+
+    def __init__(self, hook: TelegramHook) -> None:
+        self.hook = hook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one POST: 200 once the update is taken, or why not."""
+        status, headers = await self._answer(scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        given: bytes | None = None
+        declared: str | None = None
+        for name, value in scope["headers"]:
+            if name == SECRET_KEY and given is None:
+                given = value
+            elif name == b"content-length" and declared is None:
+                declared = value.decode("latin-1")
+        if given is None or not hmac.compare_digest(given, self.hook.webhook_secret.encode()):
+            return 403, EMPTY
+        try:
+            body = await read_body(receive, declared)
+        except _Refused as refused:
+            return refused.status, CLOSING
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return 400, EMPTY
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return 400, EMPTY
+        await self.hook.accept(data)
+        return 200, EMPTY
+
+
+class Webhooks:
+    """The server's app: Telegram's webhook straight to its handler, the rest by route."""
+
+    def __init__(self, routed: ASGIApp, telegram: TelegramWebhook | None) -> None:
+        self.routed = routed
+        self.telegram = telegram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch one request (or the server's start and stop) to where it is answered."""
+        if (
+            self.telegram is not None
+            and scope["type"] == "http"
+            and scope["path"] == TELEGRAM_PATH
+            and scope["method"] == "POST"
+        ):
+            await self.telegram(scope, receive, send)
+        else:
+            await self.routed(scope, receive, send)
 
 
 class HeaderLimit:
@@ -263,7 +315,7 @@ class Server(uvicorn.Server):
         yield
 
 
-def server(app: Starlette, port: int, host: str = "0.0.0.0") -> Server:
+def server(app: ASGIApp, port: int, host: str = "0.0.0.0") -> Server:
     """A quiet server: no access log, because URLs and addresses say who talked to us."""
     config = uvicorn.Config(
         app,

@@ -20,7 +20,7 @@ from bot.settings import Secret, Settings
 from bot.store import MemoryStore
 from bot.telegram_channel import COMMANDS, TelegramChannel, to_html
 from bot.types import Inbound, Reply
-from bot.web import TELEGRAM_SECRET_HEADER, create_app, server
+from bot.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app, server
 from tests.conftest import Chat
 from tests.fake_telegram import FakeTelegram, render
 
@@ -474,6 +474,28 @@ async def test_webhook_refuses_a_missing_or_wrong_secret(
     assert answer.status_code == 403
     await asyncio.sleep(0.1)
     assert fake.sent(31) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 400),
+        (b'{"message": {"text": "/start"}}', 400),  # no update_id
+        (b"[1, 2]", 400),
+        (b"\xff\xfe", 400),
+        (b" " * (MAX_BODY + 1), 413),
+    ],
+)
+async def test_webhook_refuses_a_bad_body_with_the_right_secret(
+    fake: FakeTelegram, webhook: tuple[httpx.AsyncClient, Running], body: bytes, status: int
+) -> None:
+    client, running = webhook
+    headers = {TELEGRAM_SECRET_HEADER: running.channel.webhook_secret}
+    answer = await client.post("/webhooks/telegram", content=body, headers=headers)
+    assert answer.status_code == status
+    assert (await client.get("/healthz")).json() == {"status": "ok"}  # and it carries on
+    await asyncio.sleep(0.1)
+    assert fake.sent() == []
 
 
 async def test_webhook_redelivery_is_answered_once(
