@@ -81,7 +81,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import telegram_bench as tg
 import web_bench as wb
 
-from bot.conversation import RATE_MAX, RATE_WINDOW, SLOW_DOWN
+from bot.conversation import BURST_MAX, SLOW_DOWN, turn_limits
 from bot.engine import LOST_ANSWERS
 from bot.reports import REFERENCE_ALPHABET
 from bot.telegram_channel import WEBHOOK_CONNECTIONS
@@ -879,7 +879,7 @@ def report_flood(found: list[Round], seconds: float, people: int, messages: int)
         + "; ".join(
             f"{a} answers + {s} slow down ({n} flooder(s))" for (a, s), n in got.most_common()
         )
-        + f"  (expected {RATE_MAX} + 1)"
+        + f"  (expected {BURST_MAX} + 1: a flood is shorter than a burst's window)"
     )
     errors, lost = sum(r.errors for r in found), sum(r.lost for r in found)
     if errors or lost:
@@ -1185,7 +1185,7 @@ class KillFigures:
 
 
 def rate_limited(deliveries: list[Delivery]) -> set[int]:
-    """Updates the per-person limit would drop: past RATE_MAX in RATE_WINDOW, per chat and life."""
+    """Updates the per-person limits would drop (bot.conversation's, per chat and life)."""
     times: defaultdict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
     for d in deliveries:
         for life, status, at in d.answers:
@@ -1193,14 +1193,10 @@ def rate_limited(deliveries: list[Delivery]) -> set[int]:
                 times[d.chat, life].append((at, d.update_id))
     dropped: set[int] = set()
     for found in times.values():
-        recent: deque[float] = deque()
+        limits = turn_limits()
         for at, update_id in sorted(found):
-            while recent and at - recent[0] > RATE_WINDOW:
-                recent.popleft()
-            if len(recent) >= RATE_MAX:
+            if not limits.take("person", at):
                 dropped.add(update_id)
-            else:
-                recent.append(at)
     return dropped
 
 

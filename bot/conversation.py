@@ -16,7 +16,7 @@ from typing import Any
 from bot.engine import HOME, MENU, Engine
 from bot.forms import DRAFT
 from bot.i18n import N_
-from bot.limits import Window
+from bot.limits import Limits, Window
 from bot.locks import KeyedLocks
 from bot.reports import Report
 from bot.store import SESSION_TTL, STORE_ERRORS, Store, today
@@ -27,10 +27,13 @@ log = logging.getLogger("bot.conversation")
 
 ReportListener = Callable[[Report], Any]
 
-# One person's messages a minute, at most: far more than anyone types, so a flood from one
-# account cannot hold the capacity everyone shares. Past it they are told once, then ignored.
+# One person's messages a minute, and within ten seconds, at most: far more than anyone types
+# or taps, so a flood from one account cannot hold the capacity everyone shares. Past either
+# they are told once, then ignored. The burst limit keeps a flood's cost to a few turns.
 RATE_WINDOW = 60.0
 RATE_MAX = 30
+BURST_WINDOW = 10.0
+BURST_MAX = 10
 SLOW_DOWN = N_(
     "You are sending messages very fast, so I have paused for a moment. Please wait a "
     "minute, then send your message again. In danger now? Call 999."
@@ -49,6 +52,11 @@ NOT_SAVED = N_(
     "was sent. Press Send again in a few minutes. To report a crime now, call 101."
 )
 UNSAVED_KEPT = 10_000  # sessions the store refused, kept in memory until it takes them
+
+
+def turn_limits(extra: int = 0) -> Limits:
+    """How many turns one person may have: RATE_MAX a minute and BURST_MAX in a burst."""
+    return Limits(Window(RATE_MAX + extra, RATE_WINDOW), Window(BURST_MAX + extra, BURST_WINDOW))
 
 
 class Conversations:
@@ -77,11 +85,11 @@ class Conversations:
         self._filed = Window(REPORTS_MAX, REPORTS_WINDOW)  # when each person sent reports
         self.report_listeners: list[ReportListener] = []
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._turns = Window(RATE_MAX, RATE_WINDOW)  # when each person's last turns ran
+        self._turns = turn_limits()  # when each person's last turns ran
         # When their updates reached a webhook: one more than the turns, the one told to slow
         # down. The rest of a flood is turned away at the door, before it costs a write.
-        self._arrivals = Window(RATE_MAX + 1, RATE_WINDOW)
-        self._told: set[str] = set()  # people already asked to slow down in this minute
+        self._arrivals = turn_limits(extra=1)
+        self._told = Window(1, RATE_WINDOW)  # people asked to slow down in the last minute
 
     def key(self, channel: str, user_id: str) -> str:
         """An HMAC of channel and user id: the raw id is never stored."""
@@ -245,17 +253,13 @@ class Conversations:
         return self._arrivals.take(self.key(channel, user_id), self._clock())
 
     def _too_fast(self, key: str) -> bool:
-        """Whether this person has had RATE_MAX turns in the last RATE_WINDOW seconds."""
-        if not self._turns.take(key, self._clock()):
-            return True
-        self._told.discard(key)
-        return False
+        """Whether this person has used up a limit (RATE_MAX a minute, BURST_MAX in a burst)."""
+        return not self._turns.take(key, self._clock())
 
     def _slow_down(self, channel: str, key: str) -> list[Reply]:
-        """Ask once to slow down (in the person's language, with 999); then say nothing."""
-        if key in self._told:
+        """Ask to slow down (in the person's language, with 999), once a minute at most."""
+        if not self._told.take(key, self._clock()):
             return []
-        self._told.add(key)
         log.warning("one person is sending too fast", extra=self._who(channel, key))
         try:
             session = self.store.load_session(key, self._clock())

@@ -1,4 +1,4 @@
-"""Sliding-window limits on one person: messages a minute, reports a quarter of an hour."""
+"""Sliding-window limits on one person: messages a minute and in a burst, reports a quarter hour."""
 
 from __future__ import annotations
 
@@ -41,4 +41,19 @@ class Window:
         if self.full(key, now):
             return False
         self.add(key, now)
+        return True
+
+
+class Limits:
+    """Several windows at once (so many a minute, and fewer within seconds): room in each."""
+
+    def __init__(self, *windows: Window) -> None:
+        self.windows = windows
+
+    def take(self, key: str, now: float) -> bool:
+        """Count one more time in every window if each has room; False (nothing counted) if not."""
+        if any(window.full(key, now) for window in self.windows):
+            return False
+        for window in self.windows:
+            window.add(key, now)
         return True

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import bot.inbox
-from bot.conversation import RATE_MAX, Conversations
+from bot.conversation import BURST_MAX, Conversations
 from bot.engine import Engine
 from bot.inbox import TELEGRAM_UNNEEDED, Inbox, slim
 from bot.store import INBOX_TRIES, MemoryStore, SqliteStore
@@ -231,13 +231,13 @@ async def test_a_flood_past_the_limit_is_not_even_kept(
 ) -> None:
     channel = channels(**WEBHOOK)
     await channel.start()
-    for i in range(RATE_MAX + 1):  # the limit, then the one that is told to slow down
+    for i in range(BURST_MAX + 1):  # a burst's limit, then the one that is told to slow down
         await channel.accept(fake.user_message(67, f"spam {i}", enqueue=False))
-    assert kept(tmp_path) == RATE_MAX + 1
+    assert kept(tmp_path) == BURST_MAX + 1
     await channel.accept(fake.user_message(67, "more spam", enqueue=False))
-    assert kept(tmp_path) == RATE_MAX + 1 and channel.queue.qsize() == RATE_MAX + 1
+    assert kept(tmp_path) == BURST_MAX + 1 and channel.queue.qsize() == BURST_MAX + 1
     await channel.accept(fake.user_message(68, "someone else", enqueue=False))
-    assert kept(tmp_path) == RATE_MAX + 2
+    assert kept(tmp_path) == BURST_MAX + 2
 
 
 async def test_a_polled_batch_is_kept_in_one_write_as_it_is_read(fake: FakeTelegram) -> None:

@@ -356,6 +356,7 @@ async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not
     conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
     await conv.feed("telegram", "flood", Inbound.choice("lang:fr"))
     for _ in range(RATE_MAX - 1):
+        clock[0] += 1.5  # 40 a minute: never a burst, but past the minute's limit
         assert await conv.feed("telegram", "flood", Inbound.message("bruit"))
     [notice] = await conv.feed("telegram", "flood", Inbound.message("bruit"))
     assert notice.text.startswith("Vous envoyez des messages très vite") and "999" in notice.text
@@ -367,20 +368,48 @@ async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not
     assert "999" in menu.text and menu.choices
 
 
-def test_a_flood_is_turned_away_at_the_door_after_the_limit_and_the_one_told(
+async def test_a_burst_is_answered_up_to_ten_then_asked_once_a_minute_to_slow_down(
     engine: Engine,
 ) -> None:
-    from bot.conversation import RATE_MAX, RATE_WINDOW
+    from bot.conversation import BURST_MAX, BURST_WINDOW
 
     clock = [NOW]
     conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
-    # The limit's turns, and one more: the update whose answer asks them to slow down.
-    assert all(conv.admit("telegram", "flood") for _ in range(RATE_MAX + 1))
+    for _ in range(BURST_MAX):  # ten at once: a person tapping fast is still answered
+        assert await conv.feed("telegram", "burst", Inbound.message("noisy neighbours"))
+    [notice] = await conv.feed("telegram", "burst", Inbound.message("noisy neighbours"))
+    assert notice.text.startswith("You are sending messages very fast") and "999" in notice.text
+    assert await conv.feed("telegram", "burst", Inbound.message("noisy neighbours")) == []
+    clock[0] += BURST_WINDOW + 1  # the burst is over: answered again
+    assert await conv.feed("telegram", "burst", Inbound.message("noisy neighbours"))
+    for _ in range(BURST_MAX):  # a second burst in the same minute is not told again
+        await conv.feed("telegram", "burst", Inbound.message("noisy neighbours"))
+    assert await conv.feed("telegram", "burst", Inbound.message("noisy neighbours")) == []
+
+
+def test_a_flood_is_turned_away_at_the_door_after_the_limit_and_the_one_told(
+    engine: Engine,
+) -> None:
+    from bot.conversation import BURST_MAX, BURST_WINDOW, RATE_MAX, RATE_WINDOW
+
+    clock = [NOW]
+    conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
+    # A burst's turns, and one more: the update whose answer asks them to slow down.
+    assert all(conv.admit("telegram", "flood") for _ in range(BURST_MAX + 1))
     assert not conv.admit("telegram", "flood")  # not kept, not queued: no work at all
     assert conv.admit("telegram", "other")  # everyone else as usual
     assert conv.admit("whatsapp", "flood")  # the same number on another channel is someone else
-    clock[0] += RATE_WINDOW + 1
-    assert conv.admit("telegram", "flood")  # a minute later, taken again
+    clock[0] += BURST_WINDOW + 1
+    assert conv.admit("telegram", "flood")  # after the burst, taken again
+    # Spread out, a minute's limit and one more.
+    slow = [NOW + 100]
+    conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: slow[0])
+    for _ in range(RATE_MAX + 1):
+        slow[0] += 1.5
+        assert conv.admit("telegram", "steady")
+    assert not conv.admit("telegram", "steady")
+    slow[0] += RATE_WINDOW + 1
+    assert conv.admit("telegram", "steady")  # a minute later, taken again
 
 
 def test_one_person_may_send_three_reports_in_15_minutes_and_is_told_kindly(
