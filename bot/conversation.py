@@ -33,7 +33,7 @@ ReportListener = Callable[[Report], Any]
 RATE_WINDOW = 60.0
 RATE_MAX = 30
 BURST_WINDOW = 10.0
-BURST_MAX = 10
+BURST_MAX = 20
 SLOW_DOWN = N_(
     "You are sending messages very fast, so I have paused for a moment. Please wait a "
     "minute, then send your message again. In danger now? Call 999."

@@ -375,7 +375,7 @@ async def test_a_burst_is_answered_up_to_ten_then_asked_once_a_minute_to_slow_do
 
     clock = [NOW]
     conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
-    for _ in range(BURST_MAX):  # ten at once: a person tapping fast is still answered
+    for _ in range(BURST_MAX):  # a burst at once: a person tapping fast is still answered
         assert await conv.feed("telegram", "burst", Inbound.message("noisy neighbours"))
     [notice] = await conv.feed("telegram", "burst", Inbound.message("noisy neighbours"))
     assert notice.text.startswith("You are sending messages very fast") and "999" in notice.text
