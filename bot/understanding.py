@@ -290,8 +290,11 @@ class Understanding:
         """Whether the service is for the person the message is about."""
         groups = self.directory.services[service].groups
         for group, who in EXCLUSIVE.items():
-            # Only for that group: the message must be most likely about it.
-            if group in groups and top.who != who and self.who(probs, who) < WHO_MIN:
+            # Only for that group: the message must be most likely about it. The line for
+            # people who harm needs that surely, even when it tops a close call: offered to
+            # a victim it does harm, and an unsure reading asks who it is about instead.
+            surely = who == "own" or top.who != who
+            if group in groups and surely and self.who(probs, who) < WHO_MIN:
                 return False
         if "women" in groups and self.who(probs, "man") >= WHO_MIN:
             return False
