@@ -2,13 +2,14 @@
 
 Run: .venv/bin/python bench/understanding_bench.py [--verbose] [--no-cv] [--testset DIR]
 
-1. A blind test set (default bench/heldout3/<lang>.yaml), written apart from the training
+1. A blind test set (default bench/heldout4/<lang>.yaml), written apart from the training
    examples by a writer given only directory.yaml, situations.yaml and the product description,
-   who never saw the examples, the old word lists or the other test sets (bench/devset, whose
-   misses were read while building, and bench/heldout and bench/heldout2, kept for comparison). Per language: the
-   right service first and in the top 3, services offered that must not be (a perpetrators' line
-   to a victim), danger now caught (the 999 card, or the question "Is someone in danger right
-   now?"), harmless-but-alarming and ordinary messages that raised the 999 card, commands.
+   who never saw the examples, the old word lists or the other test sets (bench/devset and
+   bench/heldout3, whose misses were read while building, and bench/heldout and
+   bench/heldout2, kept for comparison). Per language: the right service first and in the top
+   3, services offered that must not be (a perpetrators' line to a victim), danger now caught
+   (the 999 card, or the question "Is someone in danger right now?"), harmless-but-alarming
+   and ordinary messages that raised the 999 card, commands.
 2. Cross-validated figures on the examples themselves (5 folds): situation accuracy, the top 3
    services, danger now caught and false alarms.
 3. Engine time per message (p50, p99) and a cold `bot search` (model cached, and trained anew).
@@ -219,7 +220,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
-    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout3")
+    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout4")
     args = parser.parse_args()
     content = load_content(ROOT)
     u = load_understanding(content)

@@ -116,6 +116,21 @@ NOT_NOW = [
     ("pt", "o que faço se o meu ex me ameaçar outra vez?"),
     ("so", "ninkaygii hore ayaa i garaaci jiray sanado ka hor"),
     ("es", "qué hago si mi ex me vuelve a amenazar?"),
+    # Dreams, games and outings, figures of speech: alarming words, nobody in danger.
+    (
+        "en",
+        "had the weirdest nightmare that a man with a knife was in my flat, woke up and all fine",
+    ),
+    (
+        "en",
+        "we did an escape room for my birthday and got locked in a prison cell for an hour, so fun",
+    ),
+    ("en", "locked myself out again, waiting on the step for my flatmate with the keys"),
+    ("ar", "حلمت ان حدا عم يلحقني بسكين، صحيت والحمدلله ما في شي"),
+    ("fr", "j'ai rêvé qu'on m'étranglait, je me suis réveillée en sueur mais ça va"),
+    ("pt", "a minha chefe vai matar-me se eu chegar atrasada outra vez"),
+    ("so", "riyo xun ayaan arkay nin mindi sita ayaa i eryanayay, waan toosay waana fiicanahay"),
+    ("es", "en el videojuego los zombis rompen la puerta y hay que esconderse, me encanta"),
 ]
 
 # Words that ask the assistant itself to do something.
