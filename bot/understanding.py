@@ -4,7 +4,8 @@ Learned from the labelled examples in locales/<lang>/examples.yaml (scikit-learn
 n-grams (typos, scripts, Arabizi and Finglish) and word n-grams feed two linear models, one for
 the situation and one for danger now. Training is deterministic and takes about forty seconds;
 the trained models are cached under a fingerprint of the files they come from, so a start is
-fast and a changed example means training again.
+fast and a changed example means training again. Word rules (bot.safety) add recall for
+danger: they make the assistant ask, never raise the card alone.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from bot import safety
 from bot.content import Content
 from bot.corpus import EXCLUSIVE, Example, Situation, examples_paths, fingerprint, load_examples
 from bot.directory import Directory
@@ -242,6 +244,8 @@ class Understanding:
         self._danger = [i for i, s in enumerate(self.labels) if situations[s].danger]
         self._who = {g: [i for i, s in enumerate(self.labels) if situations[s].who == g]
                      for g in {s.who for s in situations.values() if s.who}}  # fmt: skip
+        # What a person worried about their own behaviour is offered: never the victims' lines.
+        self._own = {sid for s in situations.values() if s.who == "own" for sid in s.services}
 
     def read(self, text: str) -> Reading:
         """What `text` is about; never raises for anything a person can type."""
@@ -264,7 +268,7 @@ class Understanding:
         ranked = tuple((self.labels[i], float(probs[i])) for i in order[:5])
         if p_danger >= DANGER_YES:
             danger = Danger.YES
-        elif p_danger >= DANGER_ASK:
+        elif p_danger >= DANGER_ASK or safety.rules_say_danger(text):
             danger = Danger.MAYBE
         else:
             danger = Danger.NO
@@ -287,6 +291,8 @@ class Understanding:
     def _allowed(self, service: str, probs: np.ndarray, top: Situation) -> bool:
         """Whether the service is for the person the message is about."""
         groups = self.directory.services[service].groups
+        if service not in self._own and self.who(probs, "own") >= WHO_MIN:
+            return False
         for group, who in EXCLUSIVE.items():
             # Only for that group: the message must be most likely about it. The line for
             # people who harm needs that surely, even when it tops a close call: offered to

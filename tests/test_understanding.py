@@ -177,6 +177,15 @@ def test_own_behaviour_finds_the_respect_phoneline(engine: Engine, lang: str, te
     assert reading.ask is not None or reading.hits[0].id == "respect-phoneline", (lang, reading)
 
 
+@pytest.mark.parametrize(("lang", "text"), OWN_BEHAVIOUR)
+def test_own_behaviour_is_never_offered_the_victims_services(
+    engine: Engine, lang: str, text: str
+) -> None:
+    found = hits(engine, text)
+    victims = {"angelou", "women-and-girls-network", "victim-support", "southall-black-sisters"}
+    assert not victims & set(found) or engine.understanding.read(text).ask, (lang, found)
+
+
 @pytest.mark.parametrize(("lang", "text"), GIRLS)
 def test_a_girl_after_sexual_violence_finds_the_girls_service(
     engine: Engine, lang: str, text: str
@@ -210,6 +219,19 @@ def test_a_parent_worried_about_a_child_finds_the_youth_services(
 def test_danger_now_shows_the_999_card_first(engine: Engine, lang: str, text: str) -> None:
     replies = Chat(engine, lang).say(text)
     assert "999" in replies[0].text and "55" in replies[0].text, (lang, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["there's a man with a machete outside my door", "he locked me in and took my keys"],
+)
+def test_the_word_rules_ask_about_danger_when_the_model_misses_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    u = engine.understanding
+    monkeypatch.setattr(u, "danger_score", lambda probs, p: 0.0)  # the model sees no danger
+    assert u.read(text).danger is Danger.MAYBE  # asked, but the card is the model's alone
+    assert u.read("which park has the best fireworks").danger is Danger.NO
 
 
 @pytest.mark.parametrize(("lang", "text"), NOT_NOW)
