@@ -2,14 +2,15 @@
 
 Run: .venv/bin/python bench/understanding_bench.py [--verbose] [--no-cv] [--testset DIR]
 
-1. A blind test set (default bench/heldout4/<lang>.yaml), written apart from the training
+1. A blind test set (default bench/heldout5/<lang>.yaml), written apart from the training
    examples by a writer given only directory.yaml, situations.yaml and the product description,
-   who never saw the examples, the old word lists or the other test sets (bench/devset and
-   bench/heldout3, whose misses were read while building, and bench/heldout and
-   bench/heldout2, kept for comparison). Per language: the right service first and in the top
-   3, services offered that must not be (a perpetrators' line to a victim), danger now caught
-   (the 999 card, or the question "Is someone in danger right now?"), harmless-but-alarming
-   and ordinary messages that raised the 999 card, commands.
+   who never saw the examples, the old word lists or the other test sets (bench/devset,
+   bench/heldout3 and bench/heldout4, whose misses were read while building, and bench/heldout
+   and bench/heldout2, kept for comparison). Per language: the right service first and in the
+   top 3 (for a question with no service expected, a tips screen), services offered that must
+   not be (a perpetrators' line to a victim), danger now caught (the 999 card, or the question
+   "Is someone in danger right now?"), harmless-but-alarming and ordinary messages that raised
+   the 999 card, commands.
 2. Cross-validated figures on the examples themselves (5 folds): situation accuracy, the top 3
    services, danger now caught and false alarms.
 3. Engine time per message (p50, p99) and a cold `bot search` (model cached, and trained anew).
@@ -69,6 +70,13 @@ def test_set(u: Understanding, folder: Path, verbose: bool) -> bool:
             ids = [h.id for h in r.hits]
             expect, wrong = set(item.get("expect") or []), set(item.get("not") or [])
             c["q"] += 1
+            if not expect:  # a staying-safe question: answered by a tips screen, no service
+                tips = [sid.startswith("tips.") for sid, _p in r.situations[:3]]
+                c["top1"] += tips[0]
+                c["top3"] += any(tips)
+                if verbose and not any(tips):
+                    print(f"  miss [{lang}] {item['q']!r}: {r.situations[:3]} want tips")
+                continue
             c["top1"] += bool(ids[:1] and ids[0] in expect)
             c["top3"] += bool(expect & set(ids))
             c["wrong"] += bool(wrong & set(ids))
@@ -220,7 +228,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
-    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout4")
+    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout5")
     args = parser.parse_args()
     content = load_content(ROOT)
     u = load_understanding(content)
