@@ -72,7 +72,7 @@ def test_set(u: Understanding, folder: Path, verbose: bool) -> bool:
             c["q"] += 1
             if not expect:  # a staying-safe question: answered by a tips screen, no service
                 tips = [sid.startswith("tips.") for sid, _p in r.situations[:3]]
-                c["top1"] += tips[0]
+                c["top1"] += bool(tips[:1] and tips[0])
                 c["top3"] += any(tips)
                 if verbose and not any(tips):
                     print(f"  miss [{lang}] {item['q']!r}: {r.situations[:3]} want tips")
