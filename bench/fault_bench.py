@@ -95,11 +95,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import telegram_bench as tg
 import web_bench as wb
 
-from bot.conversation import BURST_MAX, SLOW_DOWN, turn_limits
-from bot.engine import LOST_ANSWERS
-from bot.reports import REFERENCE_ALPHABET
-from bot.telegram_channel import WEBHOOK_CONNECTIONS
-from bot.web import MAX_BODY, TELEGRAM_SECRET_HEADER
+from bot.channels.telegram.channel import WEBHOOK_CONNECTIONS
+from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER
+from bot.core.engine import LOST_ANSWERS
+from bot.core.reports import REFERENCE_ALPHABET
+from bot.service.conversation import BURST_MAX, SLOW_DOWN, turn_limits
 from tests.fake_telegram import BOT_ID, FakeTelegram, callback_data_of
 from tests.fake_whatsapp import FakeGraph
 
@@ -1185,7 +1185,7 @@ class KillFigures:
 
 
 def rate_limited(deliveries: list[Delivery]) -> set[int]:
-    """Updates the per-person limits would drop (bot.conversation's, per chat and life)."""
+    """Updates the per-person limits would drop (bot.service.conversation's, per chat and life)."""
     times: defaultdict[tuple[int, int], list[tuple[float, int]]] = defaultdict(list)
     for d in deliveries:
         for life, status, at in d.answers:

@@ -7,9 +7,9 @@ PTB bot reaches on this machine), and its p99 latency is at most 1.2x the echo b
 The bots run as subprocesses, in turns (echo, ours, echo-aio, then the other way round: a slow
 spell of the machine hits all alike), each run polling its own fresh fake Bot API server
 (tests/fake_telegram.py, on 127.0.0.1 in this process; nothing goes online). Each bot's figures
-are its median run. `bot run` sends through aiohttp (bot/telegram_http.py) rather than PTB's
-default httpx; echo-aio, the echo bot on that same transport, is measured for information only:
-it shows what the assistant's own work costs, transport aside.
+are its median run. `bot run` sends through aiohttp (bot/channels/telegram/http.py) rather
+than PTB's default httpx; echo-aio, the echo bot on that same transport, is measured for
+information only: it shows what the assistant's own work costs, transport aside.
 
 The load is a closed loop: every simulated user (its own private chat) sends its messages one
 after another, each one only once the bot's first reply to the previous one has arrived; all users
@@ -84,7 +84,7 @@ builder = (
 )
 if os.environ.get("ECHO_AIOHTTP"):
     # The same transport as `bot run`, to show what the bot's own work costs beside it.
-    from bot.telegram_http import AiohttpRequest
+    from bot.channels.telegram.http import AiohttpRequest
 
     builder = builder.request(AiohttpRequest(connection_pool_size=16))
     builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))

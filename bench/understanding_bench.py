@@ -38,12 +38,12 @@ import numpy as np
 import yaml
 from sklearn.model_selection import StratifiedKFold
 
-from bot.content import load_content
-from bot.corpus import load_examples
-from bot.engine import Engine
-from bot.i18n import LANGS
-from bot.types import Inbound, Session
-from bot.understanding import Danger, Model, Understanding, load_understanding
+from bot.content.corpus import load_examples
+from bot.content.i18n import LANGS
+from bot.content.loader import load_content
+from bot.core.engine import Engine
+from bot.core.types import Inbound, Session
+from bot.understanding.reader import Danger, Model, Understanding, load_understanding
 
 ROOT = Path(__file__).resolve().parent.parent
 

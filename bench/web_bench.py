@@ -55,8 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import telegram_bench as tg
 
-from bot.i18n import NATIVE_NAMES
-from bot.web import TELEGRAM_SECRET_HEADER, WHATSAPP_SIGNATURE_HEADER
+from bot.channels.web import TELEGRAM_SECRET_HEADER, WHATSAPP_SIGNATURE_HEADER
+from bot.content.i18n import NATIVE_NAMES
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import PHONE_ID, FakeGraph, encode, list_reply, sign, text_message
 
@@ -241,10 +241,10 @@ def children(pid: int) -> list[int]:
 
 
 def engine_child(pid: int) -> int | None:
-    """The pid of `bot run`'s engine process (`python -m bot.worker`), if it is running."""
+    """The pid of `bot run`'s engine process (`python -m bot.service.worker`), if it is running."""
     for child in children(pid):
         with contextlib.suppress(OSError):
-            if b"bot.worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"bot.service.worker" in Path(f"/proc/{child}/cmdline").read_bytes():
                 return child
     return None
 

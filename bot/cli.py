@@ -10,17 +10,17 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.content import content_root, load_content
-from bot.corpus import CorpusError
-from bot.directory import DirectoryError, load_directory
-from bot.flows import FlowError, mermaid
-from bot.i18n import LANGS
-from bot.logs import configure_logging
+from bot.content.corpus import CorpusError
+from bot.content.directory import DirectoryError, load_directory
+from bot.content.flows import FlowError, mermaid
+from bot.content.i18n import LANGS
+from bot.content.loader import content_root, load_content
+from bot.service.logs import configure_logging
+from bot.service.worker import WorkerError
 from bot.settings import Settings, SettingsError
-from bot.worker import WorkerError
 
 if TYPE_CHECKING:
-    from bot.store import SqliteStore
+    from bot.storage.store import SqliteStore
 
 log = logging.getLogger("bot")
 
@@ -88,7 +88,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("chat", "run"):
         return _chat(args, settings)
     if args.command == "reports":
-        from bot.reports import export_csv, export_json
+        from bot.core.reports import export_csv, export_json
 
         if args.since and not _is_date(args.since):
             print(f"--since must be a date like 2026-11-01, not {args.since!r}", file=sys.stderr)
@@ -158,7 +158,7 @@ def _backup(path: str, settings: Settings) -> int:
 def _links(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from bot.links import deep_links, write_qr_codes
+    from bot.channels.links import deep_links, write_qr_codes
 
     username = args.username
     if not username and settings.telegram_token is not None:
@@ -187,7 +187,7 @@ def _links(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(settings: Settings) -> SqliteStore:
-    from bot.store import SqliteStore
+    from bot.storage.store import SqliteStore
 
     return SqliteStore(settings.db_path)
 
@@ -203,8 +203,8 @@ def _is_date(text: str) -> bool:
 
 
 def _directory_check() -> int:
-    from bot.corpus import check, load_examples, load_situations
-    from bot.flows import load_flows
+    from bot.content.corpus import check, load_examples, load_situations
+    from bot.content.flows import load_flows
 
     root = content_root()
     path = root / "directory.yaml"
@@ -236,7 +236,7 @@ def _directory_check() -> int:
 
 def _search(args: argparse.Namespace) -> int:
 
-    from bot.understanding import Danger, load_understanding
+    from bot.understanding.reader import Danger, load_understanding
 
     content = load_content()
     understanding = load_understanding(content)
@@ -280,10 +280,10 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.console import run_chat, run_jsonl
-    from bot.conversation import Conversations
-    from bot.engine import Engine
-    from bot.store import SqliteStore, load_secret
+    from bot.channels.console import run_chat, run_jsonl
+    from bot.core.engine import Engine
+    from bot.service.conversation import Conversations
+    from bot.storage.store import SqliteStore, load_secret
 
     if args.command == "run" and settings.channels:
         import asyncio

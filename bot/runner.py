@@ -8,15 +8,15 @@ import logging
 import signal
 import time
 
-from bot.content import load_content
-from bot.conversation import Conversations
-from bot.engine import Engine
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.web import create_app, server
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.content.loader import load_content
+from bot.core.engine import Engine
+from bot.service.conversation import Conversations
+from bot.service.worker import EngineProcess
 from bot.settings import Settings
-from bot.store import STORE_ERRORS, SqliteStore, Store, load_secret
-from bot.telegram_channel import TelegramChannel
-from bot.web import create_app, server
-from bot.whatsapp_channel import WhatsAppChannel
-from bot.worker import EngineProcess
+from bot.storage.store import STORE_ERRORS, SqliteStore, Store, load_secret
 
 log = logging.getLogger("bot.run")
 

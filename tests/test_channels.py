@@ -11,12 +11,12 @@ from typing import Protocol
 
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
+from bot.channels.telegram.channel import TelegramChannel
+from bot.core.engine import Engine
+from bot.core.types import Inbound
+from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
-from bot.store import MemoryStore
-from bot.telegram_channel import TelegramChannel
-from bot.types import Inbound
+from bot.storage.store import MemoryStore
 from tests.conftest import Chat
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import PHONE_ID, FakeGraph, encode, list_reply, sign, text_message

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.console import parse_line, run_chat
-from bot.conversation import Conversations
-from bot.types import Kind
+from bot.channels.console import parse_line, run_chat
+from bot.core.types import Kind
+from bot.service.conversation import Conversations
 
 
 def jsonl(tmp_path: Path, lines: list[str], *args: str) -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ import socket
 import sys
 from pathlib import Path
 
-from bot.store import SqliteStore
-from bot.web import create_app, server
+from bot.channels.web import create_app, server
+from bot.storage.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

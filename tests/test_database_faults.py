@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.store import SqliteStore, load_secret
-from bot.types import Inbound
+from bot.core.engine import Engine
+from bot.core.types import Inbound
+from bot.service.conversation import Conversations
+from bot.storage.store import SqliteStore, load_secret
 from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 WHAT = "Loud music from flat 3 every night"  # typed in FORM

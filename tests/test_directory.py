@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cards import service_card
-from bot.content import Content
-from bot.directory import DirectoryError, load_directory, parse_directory, valid_phone
-from bot.hours import is_bank_holiday
-from bot.i18n import Translator
+from bot.content.directory import DirectoryError, load_directory, parse_directory, valid_phone
+from bot.content.hours import is_bank_holiday
+from bot.content.i18n import Translator
+from bot.content.loader import Content
+from bot.core.cards import service_card
 
 PRODUCT_IDS = [
     "police-emergency",
@@ -187,7 +187,7 @@ def test_a_victims_situation_may_not_list_the_line_for_people_who_harm(
 
 
 def test_thin_situations_are_named_per_language(content: Content) -> None:
-    from bot.corpus import Example, check
+    from bot.content.corpus import Example, check
 
     groups = {sid: s.groups for sid, s in content.directory.services.items()}
     examples = [Example(f"noise {i}", "asb.noise", "so") for i in range(3)]

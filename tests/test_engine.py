@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.engine import Engine
-from bot.i18n import LANGS, NATIVE_NAMES
-from bot.types import Effect, Inbound, Kind, Session
+from bot.content.i18n import LANGS, NATIVE_NAMES
+from bot.core.engine import Engine
+from bot.core.types import Effect, Inbound, Kind, Session
 from tests.conftest import Chat, ids
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.i18n import LANGS
-from bot.retry import ATTEMPTS
-from bot.store import SqliteStore, load_secret
-from bot.telegram_channel import TelegramChannel, to_html
-from bot.types import Inbound
+from bot.channels.retry import ATTEMPTS
+from bot.channels.telegram.channel import TelegramChannel, to_html
+from bot.content.i18n import LANGS
+from bot.core.engine import Engine
+from bot.core.types import Inbound
+from bot.service.conversation import Conversations
+from bot.storage.store import SqliteStore, load_secret
 from tests import test_telegram, test_whatsapp
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import text_message

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import Content
-from bot.directory import MAX_LABEL
-from bot.engine import MENU, Engine
-from bot.flows import FlowError, load_flows, mermaid
-from bot.i18n import LANGS
-from bot.types import Inbound, Reply
+from bot.content.directory import MAX_LABEL
+from bot.content.flows import FlowError, load_flows, mermaid
+from bot.content.i18n import LANGS
+from bot.content.loader import Content
+from bot.core.engine import MENU, Engine
+from bot.core.types import Inbound, Reply
 from tests.conftest import Chat
 
 ACTIONS = {"act:exit", "act:forget_confirmed", "act:file_report", "act:cancel_report"}

@@ -24,20 +24,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import console
-from bot.content import content_root
-from bot.conversation import Conversations
-from bot.directory import load_directory
-from bot.engine import MENU, RESULTS, Engine, Turn
-from bot.flows import load_flows
-from bot.forms import DRAFT, answer
-from bot.i18n import LANGS, NATIVE_NAMES
-from bot.store import SqliteStore
-from bot.telegram_channel import MAX_CALLBACK, callback_data, keyboard
-from bot.telegram_channel import MAX_TEXT as TELEGRAM_MAX_TEXT
-from bot.text import clean, split_text
-from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
-from bot.whatsapp_channel import MAX_ROW_TITLE, Outgoing
+from bot.channels import console
+from bot.channels.telegram.channel import MAX_CALLBACK, callback_data, keyboard
+from bot.channels.telegram.channel import MAX_TEXT as TELEGRAM_MAX_TEXT
+from bot.channels.whatsapp import MAX_ROW_TITLE, Outgoing
+from bot.content.directory import load_directory
+from bot.content.flows import load_flows
+from bot.content.i18n import LANGS, NATIVE_NAMES
+from bot.content.loader import content_root
+from bot.core.engine import MENU, RESULTS, Engine, Turn
+from bot.core.forms import DRAFT, answer
+from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
+from bot.service.conversation import Conversations
+from bot.storage.store import SqliteStore
+from bot.understanding.text import clean, split_text
 from tests.conftest import TUESDAY_3PM
 from tests.test_flows import resolves
 from tests.test_understanding import DANGER_NOW as DANGER

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-import bot.inbox
-from bot.conversation import BURST_MAX, Conversations
-from bot.engine import Engine
-from bot.inbox import TELEGRAM_UNNEEDED, Inbox, slim
-from bot.store import INBOX_TRIES, MemoryStore, SqliteStore
-from bot.telegram_channel import DurableQueue, TelegramChannel
+import bot.service.inbox
+from bot.channels.telegram.channel import DurableQueue, TelegramChannel
+from bot.core.engine import Engine
+from bot.service.conversation import BURST_MAX, Conversations
+from bot.service.inbox import TELEGRAM_UNNEEDED, Inbox, slim
+from bot.storage.store import INBOX_TRIES, MemoryStore, SqliteStore
 from tests.fake_telegram import RESIDENT, FakeTelegram
 from tests.fake_whatsapp import encode, text_message
 from tests.test_reporting import ANONYMOUS, FORM, SEND, fill_form
@@ -139,7 +139,7 @@ async def test_no_words_stay_in_any_file_once_the_turns_are_done(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bot.inbox, "TIDY_AFTER", 0.05)
+    monkeypatch.setattr(bot.service.inbox, "TIDY_AFTER", 0.05)
     channel = channels(**WEBHOOK)
     await channel.start()
     words = "my brother sleeps on the balcony xylophone"
@@ -243,7 +243,7 @@ async def test_a_flood_past_the_limit_is_not_even_kept(
 async def test_a_polled_batch_is_kept_in_one_write_as_it_is_read(fake: FakeTelegram) -> None:
     from telegram import Update
 
-    from bot.telegram_channel import PollingRequest
+    from bot.channels.telegram.channel import PollingRequest
 
     store = MemoryStore()
     queue = DurableQueue(Inbox(store, "telegram", TELEGRAM_UNNEEDED))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.locks import KeyedLocks
+from bot.service.locks import KeyedLocks
 
 
 async def test_work_for_one_key_runs_in_order_and_locks_are_dropped_after() -> None:
@@ -34,7 +34,7 @@ async def test_one_persons_backlog_holds_none_of_the_shared_telegram_slots() -> 
 
     from telegram import Chat, Message, Update
 
-    from bot.telegram_channel import InOrder
+    from bot.channels.telegram.channel import InOrder
 
     def update(update_id: int, chat_id: int) -> Update:
         message = Message(update_id, datetime.now(UTC), Chat(chat_id, Chat.PRIVATE))

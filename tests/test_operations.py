@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.logs import configure_logging, scrub
-from bot.store import SqliteStore, load_secret
-from bot.types import Inbound
-from bot.web import create_app
+from bot.channels.web import create_app
+from bot.core.engine import Engine
+from bot.core.types import Inbound
+from bot.service.conversation import Conversations
+from bot.service.logs import configure_logging, scrub
+from bot.storage.store import SqliteStore, load_secret
 from tests.fake_telegram import FakeTelegram
 from tests.test_container import free_port
 from tests.test_reporting import ANONYMOUS, FORM, SEND
@@ -222,7 +222,7 @@ async def test_bot_run_applies_the_retention_rules_every_day(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot import runner
-    from bot.types import Session
+    from bot.core.types import Session
 
     store = SqliteStore(tmp_path / "bot.db")
     store.save_session("old", Session("en", "menu", {}, updated_at=1.0))  # idle since 1970
@@ -242,7 +242,7 @@ async def test_bot_run_applies_the_retention_rules_every_day(
 def test_debug_logging_never_lets_the_libraries_log_peoples_words() -> None:
     configure_logging("text", "DEBUG")
     try:
-        assert logging.getLogger("bot.conversation").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("bot.service.conversation").isEnabledFor(logging.DEBUG)
         for library in ("pywa", "pywa_async", "telegram.ext", "uvicorn", "httpx"):
             assert not logging.getLogger(library).isEnabledFor(logging.DEBUG), library
     finally:
@@ -280,7 +280,7 @@ async def test_health_check_fails_when_the_database_cannot_be_written(
     import shutil
     import sqlite3
 
-    from bot import store as store_module
+    from bot.storage import store as store_module
 
     store = SqliteStore(tmp_path / "bot.db", busy_timeout=0.1)
     app = create_app(store)

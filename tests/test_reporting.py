@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.forms import summary
-from bot.reports import (
+from bot.core.engine import Engine
+from bot.core.forms import summary
+from bot.core.reports import (
     REFERENCE_ALPHABET,
     Report,
     community_trigger_applies,
@@ -26,8 +25,9 @@ from bot.reports import (
     is_reference,
     new_reference,
 )
-from bot.store import MemoryStore, SqliteStore
-from bot.types import Inbound, Kind
+from bot.core.types import Inbound, Kind
+from bot.service.conversation import Conversations
+from bot.storage.store import MemoryStore, SqliteStore
 from tests.conftest import TUESDAY_3PM, Chat, ids
 
 NOW = TUESDAY_3PM.timestamp()
@@ -252,7 +252,7 @@ def test_export_csv_never_hands_a_spreadsheet_a_formula(typed: str) -> None:
 
 def test_export_stats_and_purge_commands(engine: Engine, tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "bot.db")
-    from bot.store import load_secret
+    from bot.storage.store import load_secret
 
     long_ago = NOW - 400 * 86400  # filed more than a year before the test runs
     conv = Conversations(engine, store, load_secret(tmp_path), clock=lambda: long_ago)
@@ -319,7 +319,7 @@ def test_crash_between_commit_and_confirmation_loses_nothing(
 
 
 def test_staff_message_and_listeners(engine: Engine) -> None:
-    from bot.reports import staff_text
+    from bot.core.reports import staff_text
 
     store = MemoryStore()
     conv = Conversations(engine, store, b"s" * 32, clock=lambda: NOW)
@@ -350,7 +350,7 @@ def test_the_summary_lines_follow_the_languages_punctuation(
 async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not(
     engine: Engine,
 ) -> None:
-    from bot.conversation import RATE_MAX, RATE_WINDOW
+    from bot.service.conversation import RATE_MAX, RATE_WINDOW
 
     clock = [NOW]
     conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
@@ -371,7 +371,7 @@ async def test_one_person_flooding_is_asked_once_to_slow_down_and_others_are_not
 async def test_a_burst_is_answered_up_to_ten_then_asked_once_a_minute_to_slow_down(
     engine: Engine,
 ) -> None:
-    from bot.conversation import BURST_MAX, BURST_WINDOW
+    from bot.service.conversation import BURST_MAX, BURST_WINDOW
 
     clock = [NOW]
     conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])
@@ -390,7 +390,7 @@ async def test_a_burst_is_answered_up_to_ten_then_asked_once_a_minute_to_slow_do
 def test_a_flood_is_turned_away_at_the_door_after_the_limit_and_the_one_told(
     engine: Engine,
 ) -> None:
-    from bot.conversation import BURST_MAX, BURST_WINDOW, RATE_MAX, RATE_WINDOW
+    from bot.service.conversation import BURST_MAX, BURST_WINDOW, RATE_MAX, RATE_WINDOW
 
     clock = [NOW]
     conv = Conversations(engine, MemoryStore(), b"s" * 32, clock=lambda: clock[0])

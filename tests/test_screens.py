@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.cards import TOPIC_PAGE
-from bot.console import run_chat, run_jsonl
-from bot.content import Content
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.i18n import LANGS
-from bot.store import MemoryStore, SqliteStore
-from bot.types import Inbound
+from bot.channels.console import run_chat, run_jsonl
+from bot.content.i18n import LANGS
+from bot.content.loader import Content
+from bot.core.cards import TOPIC_PAGE
+from bot.core.engine import Engine
+from bot.core.types import Inbound
+from bot.service.conversation import Conversations
+from bot.storage.store import MemoryStore, SqliteStore
 from tests.conftest import Chat, ids
 from tests.test_reporting import FORM
 

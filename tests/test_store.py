@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.store import (
+from bot.core.engine import Engine
+from bot.core.types import Inbound, Session
+from bot.service.conversation import Conversations
+from bot.storage.store import (
     MESSAGE_IDS_TTL,
     SESSION_TTL,
     MemoryStore,
@@ -17,7 +18,6 @@ from bot.store import (
     Store,
     load_secret,
 )
-from bot.types import Inbound, Session
 from tests.conftest import TUESDAY_3PM
 
 NOW = TUESDAY_3PM.timestamp()

@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.i18n import LANGS
+from bot.channels.telegram.channel import COMMANDS, TelegramChannel, to_html
+from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app, server
+from bot.content.i18n import LANGS
+from bot.core.engine import Engine
+from bot.core.types import Inbound, Reply
+from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
-from bot.store import MemoryStore
-from bot.telegram_channel import COMMANDS, TelegramChannel, to_html
-from bot.types import Inbound, Reply
-from bot.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app, server
+from bot.storage.store import MemoryStore
 from tests.conftest import Chat
 from tests.fake_telegram import FakeTelegram, render
 
@@ -514,7 +514,7 @@ async def test_webhook_redelivery_is_answered_once(
 async def test_the_bot_token_never_reaches_the_logs(
     fake: FakeTelegram, start: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.logs import configure_logging
+    from bot.service.logs import configure_logging
 
     configure_logging()
     caplog.set_level(logging.INFO)

@@ -12,7 +12,7 @@ import telegram
 from aiohttp import BodyPartReader, web
 from telegram.error import NetworkError, TimedOut
 
-from bot.telegram_http import AiohttpRequest, env_proxy
+from bot.channels.telegram.http import AiohttpRequest, env_proxy
 
 TOKEN = "777:SECRET-TOKEN"
 ME = {"id": 777, "is_bot": True, "first_name": "Safer K&C", "username": "saferkc_bot"}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from telegram import Chat, Location, Message, User
 
-from bot.engine import Engine
-from bot.telegram_channel import (
+from bot.channels.telegram.channel import (
     DELETE_WINDOW,
     MAX_TEXT,
     SentMessages,
@@ -14,8 +13,9 @@ from bot.telegram_channel import (
     keyboard,
     to_html,
 )
-from bot.text import split_text
-from bot.types import Choice, Kind
+from bot.core.engine import Engine
+from bot.core.types import Choice, Kind
+from bot.understanding.text import split_text
 from tests.conftest import Chat as EngineChat
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import yamlfile
-from bot.corpus import load_examples
+from bot.content import yamlfile
+from bot.content.corpus import load_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 # The held-out sets whose figures count: bench/devset was read while examples were written, and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text import clean, fold, terms, words
+from bot.understanding.text import clean, fold, terms, words
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from bot.content import Content
-from bot.engine import Engine
-from bot.i18n import LANGS, LRI, PDI, negotiate, po_path
-from bot.text import fold
+from bot.content.i18n import LANGS, LRI, PDI, negotiate, po_path
+from bot.content.loader import Content
+from bot.core.engine import Engine
+from bot.understanding.text import fold
 from tests.conftest import TUESDAY_3PM, Chat
 from tests.test_flows import all_screens, open_screen
 
@@ -52,8 +52,8 @@ def translations(message: Message) -> list[str]:
 def test_template_holds_every_text_in_code_flows_and_directory() -> None:
     method_map = [
         ("bot/**.py", "python"),
-        ("flows/**.yaml", "bot.extract:extract_yaml"),
-        ("directory.yaml", "bot.extract:extract_yaml"),
+        ("flows/**.yaml", "bot.content.extract:extract_yaml"),
+        ("directory.yaml", "bot.content.extract:extract_yaml"),
     ]
     keywords = {"_": None, "N_": None, "plural": (1, 2)}
     found = {msg[2] if isinstance(msg[2], str) else msg[2][0]
@@ -177,7 +177,7 @@ def test_times_are_formatted_for_the_language(engine: Engine) -> None:
 
 
 def test_isolation_is_idempotent() -> None:
-    from bot.i18n import isolate_ltr
+    from bot.content.i18n import isolate_ltr
 
     once = isolate_ltr("رقم KC-3RU-KWT و 0808 801 0660")
     assert isolate_ltr(once) == once
@@ -219,7 +219,7 @@ def test_whatsapp_hints_added_to_rtl_screens_are_right_to_left_too(
 ) -> None:
     from bidi import get_base_level
 
-    from bot.whatsapp_channel import render
+    from bot.channels.whatsapp import render
 
     [reply] = Chat(engine, lang).press("topic:vawg")
     _ = engine.content.catalogs.get(lang)

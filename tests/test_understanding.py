@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from bot.engine import ASK, EMERGENCY, FORGET_CONFIRM, LANGUAGE, REMINDER, RESULTS, Engine
-from bot.i18n import LANGS
-from bot.understanding import DANGER_ASK, DANGER_YES, Danger
+from bot.content.i18n import LANGS
+from bot.core.engine import ASK, EMERGENCY, FORGET_CONFIRM, LANGUAGE, REMINDER, RESULTS, Engine
+from bot.understanding.reader import DANGER_ASK, DANGER_YES, Danger
 from tests.conftest import Chat, ids
 
 
@@ -409,8 +409,8 @@ def test_every_answer_about_abuse_carries_the_999_reminder_in_the_language(
 def test_training_gives_the_same_model_every_time(engine: Engine) -> None:
     import numpy as np
 
-    from bot.corpus import Example, load_examples
-    from bot.understanding import Model
+    from bot.content.corpus import Example, load_examples
+    from bot.understanding.reader import Model
 
     content = engine.content
     by_situation: dict[str, list[Example]] = {}

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-import bot.web
-from bot.store import MemoryStore
-from bot.web import MAX_BODY, _Refused, capped_body, create_app
+import bot.channels.web
+from bot.channels.web import MAX_BODY, _Refused, capped_body, create_app
+from bot.storage.store import MemoryStore
 
 CHUNK = 64 * 1024
 
@@ -56,10 +56,13 @@ async def test_an_endless_stream_is_cut_at_the_cap() -> None:
 async def test_a_caller_hanging_up_is_an_info_line(caplog: pytest.LogCaptureFixture) -> None:
     req, _calls = request({}, [{"type": "http.request", "body": b"{", "more_body": True},
                                {"type": "http.disconnect"}])  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="bot.web"), pytest.raises(_Refused) as refused:
+    with (
+        caplog.at_level(logging.INFO, logger="bot.channels.web"),
+        pytest.raises(_Refused) as refused,
+    ):
         await capped_body(req)
     assert refused.value.status == 400
-    [record] = [r for r in caplog.records if r.name == "bot.web"]
+    [record] = [r for r in caplog.records if r.name == "bot.channels.web"]
     assert record.levelno == logging.INFO and "hung up" in record.getMessage()
 
 
@@ -109,8 +112,8 @@ def test_the_servers_own_lines_go_through_the_scrubbing_json_formatter(
 ) -> None:
     import json
 
-    from bot.logs import configure_logging
-    from bot.web import server
+    from bot.channels.web import server
+    from bot.service.logs import configure_logging
 
     configure_logging("json", "INFO")
     try:
@@ -133,10 +136,10 @@ def test_the_servers_own_lines_go_through_the_scrubbing_json_formatter(
 async def serving(monkeypatch: pytest.MonkeyPatch, **limits: float) -> AsyncIterator[int]:
     """The real server (uvicorn, our protocol) on 127.0.0.1 with shorter time limits; its port."""
     for name, value in limits.items():
-        monkeypatch.setattr(bot.web, name, value)
+        monkeypatch.setattr(bot.channels.web, name, value)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    web = bot.web.server(create_app(MemoryStore(), whatsapp=Hook()), 0, "127.0.0.1")
+    web = bot.channels.web.server(create_app(MemoryStore(), whatsapp=Hook()), 0, "127.0.0.1")
     task = asyncio.create_task(web.serve(sockets=[sock]))
     while not web.started:
         await asyncio.sleep(0.01)

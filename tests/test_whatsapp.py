@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.i18n import LANGS, NATIVE_NAMES
+from bot.channels.web import WHATSAPP_SIGNATURE_HEADER, create_app
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.content.i18n import LANGS, NATIVE_NAMES
+from bot.core.engine import Engine
+from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
-from bot.store import MemoryStore
-from bot.web import WHATSAPP_SIGNATURE_HEADER, create_app
-from bot.whatsapp_channel import WhatsAppChannel
+from bot.storage.store import MemoryStore
 from tests.fake_whatsapp import (
     PHONE_ID,
     FakeGraph,
@@ -184,7 +184,7 @@ async def test_a_shared_location_answers_where_in_the_report_form(rig: WhatsAppR
 
 
 def _choice(choice_id: str) -> Any:
-    from bot.types import Inbound
+    from bot.core.types import Inbound
 
     return Inbound.choice(choice_id)
 

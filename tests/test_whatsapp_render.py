@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.content import Content
-from bot.engine import MENU, Engine
-from bot.i18n import LANGS
-from bot.langid import LanguageGuesser
-from bot.types import Choice, Effect, Reply
-from bot.whatsapp_channel import (
+from bot.channels.whatsapp import (
     CLEAR_CHAT,
     MAX_BODY,
     MAX_BUTTON_TITLE,
@@ -23,6 +18,11 @@ from bot.whatsapp_channel import (
     render,
     to_whatsapp,
 )
+from bot.content.i18n import LANGS
+from bot.content.loader import Content
+from bot.core.engine import MENU, Engine
+from bot.core.types import Choice, Effect, Reply
+from bot.understanding.langid import LanguageGuesser
 from tests.conftest import Chat
 from tests.test_flows import all_screens, open_screen
 

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from bot import worker
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.reports import Report
-from bot.store import SqliteStore, load_secret
-from bot.types import Inbound
-from bot.worker import EngineProcess
+from bot.core.engine import Engine
+from bot.core.reports import Report
+from bot.core.types import Inbound
+from bot.service import worker
+from bot.service.conversation import Conversations
+from bot.service.worker import EngineProcess
+from bot.storage.store import SqliteStore, load_secret
 from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 # A child that says it is ready and then never answers.
 STUCK = f"""
 import sys, time
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-from bot.worker import _frame, _READY
+from bot.service.worker import _frame, _READY
 sys.stdout.buffer.write(_frame(_READY)); sys.stdout.buffer.flush()
 time.sleep(60)
 """

@@ -6,8 +6,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from bot.conversation import Conversations
-from bot.types import Inbound, Kind, Reply
+from bot.core.types import Inbound, Kind, Reply
+from bot.service.conversation import Conversations
 
 CHANNEL = "console"
 USER = "local"

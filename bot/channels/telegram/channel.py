@@ -39,17 +39,17 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.conversation import Conversations
-from bot.i18n import LANGS, N_, right_to_left
-from bot.inbox import TELEGRAM_UNNEEDED, Inbox
-from bot.locks import KeyedLocks
-from bot.reports import Report, staff_text
-from bot.retry import retrying
+from bot.channels.retry import retrying
+from bot.channels.telegram.http import AiohttpRequest
+from bot.content.i18n import LANGS, N_, right_to_left
+from bot.core.reports import Report, staff_text
+from bot.core.types import Choice, Effect, Inbound, Kind, Reply
+from bot.service.conversation import Conversations
+from bot.service.inbox import TELEGRAM_UNNEEDED, Inbox
+from bot.service.locks import KeyedLocks
 from bot.settings import Settings
-from bot.store import MESSAGE_IDS_TTL, STORE_ERRORS
-from bot.telegram_http import AiohttpRequest
-from bot.text import split_text
-from bot.types import Choice, Effect, Inbound, Kind, Reply
+from bot.storage.store import MESSAGE_IDS_TTL, STORE_ERRORS
+from bot.understanding.text import split_text
 
 log = logging.getLogger("bot.telegram")
 

@@ -27,14 +27,14 @@ from pywa_async.types import (
     SectionRow,
 )
 
-from bot.conversation import Conversations
-from bot.i18n import N_, Translator, right_to_left
-from bot.inbox import WHATSAPP_UNNEEDED, Inbox
-from bot.locks import KeyedLocks
-from bot.retry import retrying
+from bot.channels.retry import retrying
+from bot.content.i18n import N_, Translator, right_to_left
+from bot.core.types import Choice, Effect, Inbound, Kind, Reply
+from bot.service.conversation import Conversations
+from bot.service.inbox import WHATSAPP_UNNEEDED, Inbox
+from bot.service.locks import KeyedLocks
 from bot.settings import Settings
-from bot.text import split_text
-from bot.types import Choice, Effect, Inbound, Kind, Reply
+from bot.understanding.text import split_text
 
 log = logging.getLogger("bot.whatsapp")
 

@@ -11,9 +11,9 @@ from typing import Any
 import phonenumbers
 import yaml
 
-from bot import yamlfile
-from bot.corpus import FOR
-from bot.hours import Hours, HoursError, parse_hours
+from bot.content import yamlfile
+from bot.content.corpus import FOR
+from bot.content.hours import Hours, HoursError, parse_hours
 
 MAX_LABEL = 24  # WhatsApp list rows allow 24 characters; every channel shares the limit
 BADGES = ("free", "anonymous", "women_only", "under_18", "young_people")

@@ -4,7 +4,7 @@ Learned from the labelled examples in locales/<lang>/examples.yaml (scikit-learn
 n-grams (typos, scripts, Arabizi and Finglish) and word n-grams feed two linear models, one for
 the situation and one for danger now. Training is deterministic and takes about forty seconds;
 the trained models are cached under a fingerprint of the files they come from, so a start is
-fast and a changed example means training again. Word rules (bot.safety) add recall for
+fast and a changed example means training again. Word rules (bot.understanding.rules) add recall for
 danger: they make the assistant ask, never raise the card alone.
 """
 
@@ -30,14 +30,21 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from bot import safety
-from bot.content import Content
-from bot.corpus import EXCLUSIVE, Example, Situation, examples_paths, fingerprint, load_examples
-from bot.directory import Directory
-from bot.i18n import LANGS
-from bot.text import MAX_INPUT, terms
+from bot.content.corpus import (
+    EXCLUSIVE,
+    Example,
+    Situation,
+    examples_paths,
+    fingerprint,
+    load_examples,
+)
+from bot.content.directory import Directory
+from bot.content.i18n import LANGS
+from bot.content.loader import Content
+from bot.understanding import rules as safety
+from bot.understanding.text import MAX_INPUT, terms
 
-log = logging.getLogger("bot.understanding")
+log = logging.getLogger("bot.understanding.reader")
 
 MODEL_VERSION = "4"  # raise when the features or models change, so old caches are not used
 

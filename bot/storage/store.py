@@ -16,8 +16,8 @@ from typing import Protocol
 
 import sqlite_utils
 
-from bot.reports import Report
-from bot.types import Session
+from bot.core.reports import Report
+from bot.core.types import Session
 
 MIN_FREE = 20_000_000  # bytes; under this, /healthz says the database cannot be written
 SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages

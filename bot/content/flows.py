@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from bot import yamlfile
-from bot.directory import MAX_LABEL, Directory
+from bot.content import yamlfile
+from bot.content.directory import MAX_LABEL, Directory
 
 # Screens whose words or buttons come partly from code.
 NODE_ACTIONS = frozenset({"topics", "languages", "report_summary"})

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.corpus import CorpusError, Situation, check, load_situations
-from bot.directory import Directory, load_directory
-from bot.flows import Node, load_flows
-from bot.i18n import Catalogs
+from bot.content.corpus import CorpusError, Situation, check, load_situations
+from bot.content.directory import Directory, load_directory
+from bot.content.flows import Node, load_flows
+from bot.content.i18n import Catalogs
 
 
 def content_root() -> Path:
@@ -17,7 +17,7 @@ def content_root() -> Path:
     configured = os.environ.get("BOT_CONTENT_DIR")
     if configured:
         return Path(configured)
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     return checkout if (checkout / "directory.yaml").exists() else Path.cwd()
 
 

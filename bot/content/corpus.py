@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import yamlfile
-from bot.i18n import LANGS
+from bot.content import yamlfile
+from bot.content.i18n import LANGS
 
 # Whose situation it is, where that decides which services fit (situations.yaml `who`).
 WHO = ("own", "girl", "young", "man", "adult-at-risk", "tenant")

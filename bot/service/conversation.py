@@ -13,17 +13,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.engine import HOME, MENU, Engine
-from bot.forms import DRAFT
-from bot.i18n import N_
-from bot.limits import Limits, Window
-from bot.locks import KeyedLocks
-from bot.reports import Report
-from bot.store import SESSION_TTL, STORE_ERRORS, Store, today
-from bot.types import Choice, Effect, Inbound, Reply, Session
-from bot.worker import EngineProcess, WorkerError
+from bot.content.i18n import N_
+from bot.core.engine import HOME, MENU, Engine
+from bot.core.forms import DRAFT
+from bot.core.reports import Report
+from bot.core.types import Choice, Effect, Inbound, Reply, Session
+from bot.service.limits import Limits, Window
+from bot.service.locks import KeyedLocks
+from bot.service.worker import EngineProcess, WorkerError
+from bot.storage.store import SESSION_TTL, STORE_ERRORS, Store, today
 
-log = logging.getLogger("bot.conversation")
+log = logging.getLogger("bot.service.conversation")
 
 ReportListener = Callable[[Report], Any]
 

@@ -1,8 +1,8 @@
 """The engine in a child process: one core talks to Telegram and WhatsApp while another thinks.
 
-`bot run` starts `python -m bot.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL` and sends it each turn
-over its stdin; the child runs `Conversations.handle` (engine, SQLite, report drafts) and writes
-the answer to its stdout.
+`bot run` starts `python -m bot.service.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL` and sends it each
+turn over its stdin; the child runs `Conversations.handle` (engine, SQLite, report drafts) and
+writes the answer to its stdout.
 Frames are a 4-byte length and a pickle; both ends are this program, so nothing else is trusted.
 The child ignores SIGINT and SIGTERM: the parent finishes the turns in hand and then closes the
 child's stdin, which is how the child knows to close its database and exit.
@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from bot.reports import Report
-from bot.types import Inbound, Reply
+from bot.core.reports import Report
+from bot.core.types import Inbound, Reply
 
-log = logging.getLogger("bot.worker")
+log = logging.getLogger("bot.service.worker")
 
 START_TIMEOUT = 120.0  # seconds for the child to load the content and build its indexes
 TURN_TIMEOUT = 30.0  # seconds one turn may take before the child is presumed stuck
@@ -57,7 +57,7 @@ class EngineProcess:
     def __init__(
         self, db_path: Path, data_dir: Path, log_format: str = "text", log_level: str = "INFO"
     ) -> None:
-        self._argv = [sys.executable, "-m", "bot.worker", str(db_path), str(data_dir)]
+        self._argv = [sys.executable, "-m", "bot.service.worker", str(db_path), str(data_dir)]
         self._argv += [log_format, log_level]
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -183,10 +183,10 @@ class EngineProcess:
 
 def serve(db_path: Path, data_dir: Path, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The child's loop: answer each turn read from stdin until it closes."""
-    from bot.content import load_content
-    from bot.conversation import Conversations
-    from bot.engine import Engine
-    from bot.store import SqliteStore, load_secret
+    from bot.content.loader import load_content
+    from bot.core.engine import Engine
+    from bot.service.conversation import Conversations
+    from bot.storage.store import SqliteStore, load_secret
 
     store = SqliteStore(db_path)
     try:
@@ -218,8 +218,8 @@ def serve(db_path: Path, data_dir: Path, stdin: IO[bytes], stdout: IO[bytes]) ->
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m bot.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL`, started by `bot run`."""
-    from bot.logs import configure_logging
+    """`python -m bot.service.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL`, started by `bot run`."""
+    from bot.service.logs import configure_logging
 
     db, data, log_format, log_level = argv
     configure_logging(log_format, log_level)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from bot.corpus import load_examples
-from bot.i18n import LANGS, Catalogs
-from bot.text import terms
+from bot.content.corpus import load_examples
+from bot.content.i18n import LANGS, Catalogs
+from bot.understanding.text import terms
 
 PERSIAN_LETTERS = frozenset("پچژگ")  # letters Farsi has and Arabic does not
 MIN_SCORE = 1.5  # at least this much evidence...

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.store import STORE_ERRORS, Store
+from bot.storage.store import STORE_ERRORS, Store
 
-log = logging.getLogger("bot.inbox")
+log = logging.getLogger("bot.service.inbox")
 
 TIDY_AFTER = 5.0  # seconds after a turn is done by which the write-ahead log is emptied
 # What a platform says about a person that no turn needs: names (blanked, since the libraries

@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.i18n import N_, Translator
-from bot.reports import Report
+from bot.content.i18n import N_, Translator
+from bot.core.reports import Report
 
 DRAFT = "draft"  # the session key for answers in progress; never written to disk
 MAX_ANSWER = 500

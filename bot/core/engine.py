@@ -9,17 +9,32 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from bot import cards, forms
-from bot.content import Content
-from bot.flows import FlowChoice, Node
-from bot.i18n import LANGS, N_, NATIVE_NAMES, Translator, isolate_ltr, negotiate, right_to_left
-from bot.langid import LanguageGuesser
-from bot.reports import Report, community_trigger_applies, new_reference
-from bot.text import clean, fold
-from bot.types import Choice, Effect, Inbound, Kind, Reply, Session
-from bot.understanding import WHO_OPTIONS, Ask, Danger, Reading, Understanding, load_understanding
+from bot.content.flows import FlowChoice, Node
+from bot.content.i18n import (
+    LANGS,
+    N_,
+    NATIVE_NAMES,
+    Translator,
+    isolate_ltr,
+    negotiate,
+    right_to_left,
+)
+from bot.content.loader import Content
+from bot.core import cards, forms
+from bot.core.reports import Report, community_trigger_applies, new_reference
+from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
+from bot.understanding.langid import LanguageGuesser
+from bot.understanding.reader import (
+    WHO_OPTIONS,
+    Ask,
+    Danger,
+    Reading,
+    Understanding,
+    load_understanding,
+)
+from bot.understanding.text import clean, fold
 
-log = logging.getLogger("bot.engine")
+log = logging.getLogger("bot.core.engine")
 
 MENU = "menu"
 LANGUAGE = "language"

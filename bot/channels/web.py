@@ -18,9 +18,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from bot.store import Store, StoreFull
+from bot.storage.store import Store, StoreFull
 
-log = logging.getLogger("bot.web")
+log = logging.getLogger("bot.channels.web")
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_KEY = TELEGRAM_SECRET_HEADER.lower().encode()  # as ASGI gives header names

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from babel.dates import format_time, get_day_names
 
-from bot.directory import Phone, Service, Topic
-from bot.hours import Hours
-from bot.i18n import N_, Translator
+from bot.content.directory import Phone, Service, Topic
+from bot.content.hours import Hours
+from bot.content.i18n import N_, Translator
 
 TOPIC_PAGE = 5  # services on one page of a topic: a phone screen, not a wall of buttons
 # TRANSLATORS: a button after the first services of a topic; 24 characters at most.

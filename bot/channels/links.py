@@ -7,8 +7,8 @@ from pathlib import Path
 
 import segno
 
-from bot.content import Content
-from bot.i18n import LANGS
+from bot.content.i18n import LANGS
+from bot.content.loader import Content
 
 # Screens worth a poster of their own, besides the topics.
 SCREENS = ("help", "emergency", "report", "tips", "trigger", "justice", "privacy")

@@ -1,4 +1,4 @@
-"""Word rules for danger now, beside the learned danger model (bot.understanding).
+"""Word rules for danger now, beside the learned danger model (bot.understanding.reader).
 
 Two situations are danger now however they are worded, and a model trained on examples may
 still miss an unusual wording of them, so these rules add recall:
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rapidfuzz import process
 
-from bot.text import terms
+from bot.understanding.text import terms
 
 WEAPON_RATIO = 90.0  # "cuchilo" is a knife; "arrombada" (forced open) is not "armada" (armed)
 

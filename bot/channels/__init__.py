@@ -1,0 +1,1 @@
+"""The channels people reach the assistant through, behind one contract."""

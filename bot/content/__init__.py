@@ -1,0 +1,1 @@
+"""What the assistant knows and says, loaded once: flows, directory, catalogs, examples."""

@@ -1,0 +1,1 @@
+"""The conversation service: sessions in order, limits, the durable inbox, the engine process."""

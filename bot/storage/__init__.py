@@ -1,0 +1,1 @@
+"""State behind a narrow interface: SQLite and memory."""

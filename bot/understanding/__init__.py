@@ -1,0 +1,1 @@
+"""Reading what people type: text folding, search, danger now, language."""
