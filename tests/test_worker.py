@@ -22,8 +22,8 @@ from tests.test_reporting import ANONYMOUS, FORM, SEND
 STUCK = f"""
 import sys, time
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-from bot.service.worker import _frame, _READY
-sys.stdout.buffer.write(_frame(_READY)); sys.stdout.buffer.flush()
+from bot.service.worker import READY, frame
+sys.stdout.buffer.write(frame(READY)); sys.stdout.buffer.flush()
 time.sleep(60)
 """
 

@@ -1,6 +1,6 @@
 """The engine in a child process: one core talks to Telegram and WhatsApp while another thinks.
 
-`bot run` starts `python -m bot.service.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL` and sends it each
+`bot run` starts `python -m bot.service.child DB DATA_DIR LOG_FORMAT LOG_LEVEL` and sends it each
 turn over its stdin; the child runs `Conversations.handle` (engine, SQLite, report drafts) and
 writes the answer to its stdout.
 Frames are a 4-byte length and a pickle; both ends are this program, so nothing else is trusted.
@@ -15,12 +15,10 @@ import contextlib
 import itertools
 import logging
 import pickle
-import signal
 import struct
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bot.core.reports import Report
 from bot.core.types import Inbound, Reply
@@ -30,8 +28,8 @@ log = logging.getLogger("bot.service.worker")
 START_TIMEOUT = 120.0  # seconds for the child to load the content and build its indexes
 TURN_TIMEOUT = 30.0  # seconds one turn may take before the child is presumed stuck
 REVIVE_DELAY = 1.0  # seconds before restarting a child that died between turns
-_HEADER = struct.Struct(">I")
-_READY = "ready"
+HEADER = struct.Struct(">I")
+READY = "ready"
 
 Request = tuple[int, str, str, Inbound, str | None]  # sequence, channel, user id, event, update id
 Answer = tuple[int, list[Reply] | None, Report | None]  # replies are None when the turn failed
@@ -41,13 +39,13 @@ class WorkerError(RuntimeError):
     """The engine process could not start, died or hung."""
 
 
-def _frame(obj: object) -> bytes:
+def frame(obj: object) -> bytes:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(data)) + data
+    return HEADER.pack(len(data)) + data
 
 
 async def _read(stream: asyncio.StreamReader) -> Any:
-    (size,) = _HEADER.unpack(await stream.readexactly(_HEADER.size))
+    (size,) = HEADER.unpack(await stream.readexactly(HEADER.size))
     return pickle.loads(await stream.readexactly(size))
 
 
@@ -57,7 +55,7 @@ class EngineProcess:
     def __init__(
         self, db_path: Path, data_dir: Path, log_format: str = "text", log_level: str = "INFO"
     ) -> None:
-        self._argv = [sys.executable, "-m", "bot.service.worker", str(db_path), str(data_dir)]
+        self._argv = [sys.executable, "-m", "bot.service.child", str(db_path), str(data_dir)]
         self._argv += [log_format, log_level]
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -83,7 +81,7 @@ class EngineProcess:
             first = await asyncio.wait_for(_read(proc.stdout), START_TIMEOUT)
         except (asyncio.IncompleteReadError, TimeoutError):
             first = None
-        if first != _READY:
+        if first != READY:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
@@ -102,7 +100,7 @@ class EngineProcess:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending[seq] = future
         try:
-            proc.stdin.write(_frame((seq, channel, user_id, inbound, update_id)))
+            proc.stdin.write(frame((seq, channel, user_id, inbound, update_id)))
             await proc.stdin.drain()
             _, replies, report = await asyncio.wait_for(future, TURN_TIMEOUT)
         except TimeoutError:
@@ -179,55 +177,3 @@ class EngineProcess:
         task = asyncio.ensure_future(proc.wait())
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
-
-
-def serve(db_path: Path, data_dir: Path, stdin: IO[bytes], stdout: IO[bytes]) -> int:
-    """The child's loop: answer each turn read from stdin until it closes."""
-    from bot.content.loader import load_content
-    from bot.core.engine import Engine
-    from bot.service.conversation import Conversations
-    from bot.storage.store import SqliteStore, load_secret
-
-    store = SqliteStore(db_path)
-    try:
-        engine = Engine(load_content())
-        engine.warm()
-        conversations = Conversations(engine, store, load_secret(data_dir))
-        filed: list[Report] = []
-        conversations.report_listeners.append(filed.append)
-        stdout.write(_frame(_READY))
-        stdout.flush()
-        while header := stdin.read(_HEADER.size):
-            (size,) = _HEADER.unpack(header)
-            request: Request = pickle.loads(stdin.read(size))
-            seq, channel, user_id, inbound, update_id = request
-            replies: list[Reply] | None
-            try:
-                replies = conversations.handle(channel, user_id, inbound, update_id)
-            except Exception:
-                # A database fault, say: the parent apologises; no words or ids in the log.
-                log.exception("turn failed", extra={"channel": channel})
-                replies = None
-            report = filed.pop() if filed else None
-            filed.clear()
-            stdout.write(_frame((seq, replies, report)))
-            stdout.flush()
-    finally:
-        store.close()
-    return 0
-
-
-def main(argv: Sequence[str]) -> int:
-    """`python -m bot.service.worker DB DATA_DIR LOG_FORMAT LOG_LEVEL`, started by `bot run`."""
-    from bot.service.logs import configure_logging
-
-    db, data, log_format, log_level = argv
-    configure_logging(log_format, log_level)
-    # Ctrl-C reaches the whole process group; the parent decides when this process stops.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    return serve(Path(db), Path(data), sys.stdin.buffer, sys.stdout.buffer)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
