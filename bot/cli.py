@@ -20,7 +20,7 @@ from bot.service.worker import WorkerError
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from bot.storage.store import SqliteStore
+    from bot.storage.sqlite import SqliteStore
 
 log = logging.getLogger("bot")
 
@@ -187,7 +187,7 @@ def _links(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(settings: Settings) -> SqliteStore:
-    from bot.storage.store import SqliteStore
+    from bot.storage.sqlite import SqliteStore
 
     return SqliteStore(settings.db_path)
 
@@ -283,7 +283,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.console import run_chat, run_jsonl
     from bot.core.engine import Engine
     from bot.service.conversation import Conversations
-    from bot.storage.store import SqliteStore, load_secret
+    from bot.storage.sqlite import SqliteStore
+    from bot.storage.store import load_secret
 
     if args.command == "run" and settings.channels:
         import asyncio

@@ -16,7 +16,8 @@ from bot.core.engine import Engine
 from bot.service.conversation import Conversations
 from bot.service.worker import EngineProcess
 from bot.settings import Settings
-from bot.storage.store import STORE_ERRORS, SqliteStore, Store, load_secret
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import STORE_ERRORS, Store, load_secret
 
 log = logging.getLogger("bot.run")
 

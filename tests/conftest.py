@@ -11,7 +11,7 @@ from bot.content.loader import Content, load_content
 from bot.core.engine import Engine
 from bot.core.types import Inbound, Reply, Session
 from bot.service.conversation import Conversations
-from bot.storage.store import MemoryStore
+from bot.storage.memory import MemoryStore
 from tests.fake_telegram import FakeTelegram
 
 # A Tuesday afternoon in November, London time (= UTC in winter).

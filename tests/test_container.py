@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.channels.web import create_app, server
-from bot.storage.store import SqliteStore
+from bot.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -16,7 +16,8 @@ import pytest
 from bot.core.engine import Engine
 from bot.core.types import Inbound
 from bot.service.conversation import Conversations
-from bot.storage.store import SqliteStore, load_secret
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import load_secret
 from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 WHAT = "Loud music from flat 3 every night"  # typed in FORM

@@ -25,7 +25,8 @@ from bot.content.i18n import LANGS
 from bot.core.engine import Engine
 from bot.core.types import Inbound
 from bot.service.conversation import Conversations
-from bot.storage.store import SqliteStore, load_secret
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import load_secret
 from tests import test_telegram, test_whatsapp
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import text_message

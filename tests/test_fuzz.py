@@ -36,7 +36,7 @@ from bot.core.engine import MENU, RESULTS, Engine, Turn
 from bot.core.forms import DRAFT, answer
 from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
 from bot.service.conversation import Conversations
-from bot.storage.store import SqliteStore
+from bot.storage.sqlite import SqliteStore
 from bot.understanding.text import clean, split_text
 from tests.conftest import TUESDAY_3PM
 from tests.test_flows import resolves

@@ -17,7 +17,9 @@ from bot.channels.telegram.channel import DurableQueue, TelegramChannel
 from bot.core.engine import Engine
 from bot.service.conversation import BURST_MAX, Conversations
 from bot.service.inbox import TELEGRAM_UNNEEDED, Inbox, slim
-from bot.storage.store import INBOX_TRIES, MemoryStore, SqliteStore
+from bot.storage.memory import MemoryStore
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import INBOX_TRIES
 from tests.fake_telegram import RESIDENT, FakeTelegram
 from tests.fake_whatsapp import encode, text_message
 from tests.test_reporting import ANONYMOUS, FORM, SEND, fill_form

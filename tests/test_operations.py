@@ -22,7 +22,8 @@ from bot.core.engine import Engine
 from bot.core.types import Inbound
 from bot.service.conversation import Conversations
 from bot.service.logs import configure_logging, scrub
-from bot.storage.store import SqliteStore, load_secret
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import load_secret
 from tests.fake_telegram import FakeTelegram
 from tests.test_container import free_port
 from tests.test_reporting import ANONYMOUS, FORM, SEND
@@ -280,7 +281,7 @@ async def test_health_check_fails_when_the_database_cannot_be_written(
     import shutil
     import sqlite3
 
-    from bot.storage import store as store_module
+    from bot.storage import sqlite as store_module
 
     store = SqliteStore(tmp_path / "bot.db", busy_timeout=0.1)
     app = create_app(store)

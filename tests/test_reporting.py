@@ -27,7 +27,8 @@ from bot.core.reports import (
 )
 from bot.core.types import Inbound, Kind
 from bot.service.conversation import Conversations
-from bot.storage.store import MemoryStore, SqliteStore
+from bot.storage.memory import MemoryStore
+from bot.storage.sqlite import SqliteStore
 from tests.conftest import TUESDAY_3PM, Chat, ids
 
 NOW = TUESDAY_3PM.timestamp()

@@ -15,7 +15,8 @@ from bot.core.cards import TOPIC_PAGE
 from bot.core.engine import Engine
 from bot.core.types import Inbound
 from bot.service.conversation import Conversations
-from bot.storage.store import MemoryStore, SqliteStore
+from bot.storage.memory import MemoryStore
+from bot.storage.sqlite import SqliteStore
 from tests.conftest import Chat, ids
 from tests.test_reporting import FORM
 

@@ -10,14 +10,9 @@ import pytest
 from bot.core.engine import Engine
 from bot.core.types import Inbound, Session
 from bot.service.conversation import Conversations
-from bot.storage.store import (
-    MESSAGE_IDS_TTL,
-    SESSION_TTL,
-    MemoryStore,
-    SqliteStore,
-    Store,
-    load_secret,
-)
+from bot.storage.memory import MemoryStore
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import MESSAGE_IDS_TTL, SESSION_TTL, Store, load_secret
 from tests.conftest import TUESDAY_3PM
 
 NOW = TUESDAY_3PM.timestamp()

@@ -20,7 +20,7 @@ from bot.core.engine import Engine
 from bot.core.types import Inbound, Reply
 from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
-from bot.storage.store import MemoryStore
+from bot.storage.memory import MemoryStore
 from tests.conftest import Chat
 from tests.fake_telegram import FakeTelegram, render
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 import bot.channels.web
 from bot.channels.web import MAX_BODY, _Refused, capped_body, create_app
-from bot.storage.store import MemoryStore
+from bot.storage.memory import MemoryStore
 
 CHUNK = 64 * 1024
 

@@ -18,7 +18,7 @@ from bot.content.i18n import LANGS, NATIVE_NAMES
 from bot.core.engine import Engine
 from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
-from bot.storage.store import MemoryStore
+from bot.storage.memory import MemoryStore
 from tests.fake_whatsapp import (
     PHONE_ID,
     FakeGraph,

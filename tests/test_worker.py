@@ -15,7 +15,8 @@ from bot.core.types import Inbound
 from bot.service import worker
 from bot.service.conversation import Conversations
 from bot.service.worker import EngineProcess
-from bot.storage.store import SqliteStore, load_secret
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import load_secret
 from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 # A child that says it is ready and then never answers.

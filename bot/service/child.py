@@ -17,7 +17,8 @@ from bot.core.types import Reply
 from bot.service.conversation import Conversations
 from bot.service.logs import configure_logging
 from bot.service.worker import HEADER, READY, Request, frame
-from bot.storage.store import SqliteStore, load_secret
+from bot.storage.sqlite import SqliteStore
+from bot.storage.store import load_secret
 
 log = logging.getLogger("bot.service.child")
 
