@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from bot.channels.retry import ATTEMPTS
-from bot.channels.telegram.channel import TelegramChannel, to_html
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.render import to_html
 from bot.content.i18n import LANGS
 from bot.core.engine import Engine
 from bot.core.types import Inbound

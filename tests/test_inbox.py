@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 import bot.service.inbox
-from bot.channels.telegram.channel import DurableQueue, TelegramChannel
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.updates import DurableQueue
 from bot.core.engine import Engine
 from bot.service.conversation import BURST_MAX, Conversations
 from bot.service.inbox import TELEGRAM_UNNEEDED, Inbox, slim
@@ -245,7 +246,7 @@ async def test_a_flood_past_the_limit_is_not_even_kept(
 async def test_a_polled_batch_is_kept_in_one_write_as_it_is_read(fake: FakeTelegram) -> None:
     from telegram import Update
 
-    from bot.channels.telegram.channel import PollingRequest
+    from bot.channels.telegram.updates import PollingRequest
 
     store = MemoryStore()
     queue = DurableQueue(Inbox(store, "telegram", TELEGRAM_UNNEEDED))

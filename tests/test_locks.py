@@ -34,7 +34,7 @@ async def test_one_persons_backlog_holds_none_of_the_shared_telegram_slots() -> 
 
     from telegram import Chat, Message, Update
 
-    from bot.channels.telegram.channel import InOrder
+    from bot.channels.telegram.updates import InOrder
 
     def update(update_id: int, chat_id: int) -> Update:
         message = Message(update_id, datetime.now(UTC), Chat(chat_id, Chat.PRIVATE))

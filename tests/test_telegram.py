@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels.telegram.channel import COMMANDS, TelegramChannel, to_html
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.render import COMMANDS, to_html
 from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app, server
 from bot.content.i18n import LANGS
 from bot.core.engine import Engine

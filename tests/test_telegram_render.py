@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 from telegram import Chat, Location, Message, User
 
-from bot.channels.telegram.channel import (
-    DELETE_WINDOW,
-    MAX_TEXT,
-    SentMessages,
-    inbound_from,
-    keyboard,
-    to_html,
-)
+from bot.channels.telegram.render import MAX_TEXT, inbound_from, keyboard, to_html
+from bot.channels.telegram.sent import DELETE_WINDOW, SentMessages
 from bot.core.engine import Engine
 from bot.core.types import Choice, Kind
 from bot.understanding.text import split_text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import ssl
 import urllib.request
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ import aiohttp
 import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 # Telegram's URLs carry the bot token (/bot<token>/method); error messages must not.
@@ -134,3 +135,15 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as err:
             said = _TOKEN_PATH.sub("/bot<token>", str(err))
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {said}") from err
+
+
+def backoff(exc: Exception, attempt: int, pause: float) -> float | None:
+    """Seconds to wait before trying a Bot API call again, or None when trying again is no use."""
+    if isinstance(exc, RetryAfter):
+        delay = exc.retry_after
+        return float(delay.total_seconds() if isinstance(delay, timedelta) else delay)
+    if isinstance(exc, BadRequest | Forbidden):
+        return None  # our mistake or their choice: trying again will not help
+    if isinstance(exc, NetworkError):  # a 5xx, a timeout or a dropped connection
+        return pause * (1 << attempt)
+    return None
