@@ -8,8 +8,9 @@ import logging
 import signal
 import time
 
+from bot.channels.server import server
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.web import create_app, server
+from bot.channels.web import create_app
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.content.loader import load_content
 from bot.core.engine import Engine

@@ -9,7 +9,8 @@ import socket
 import sys
 from pathlib import Path
 
-from bot.channels.web import create_app, server
+from bot.channels.server import server
+from bot.channels.web import create_app
 from bot.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent

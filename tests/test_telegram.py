@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.channels.server import server
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.render import COMMANDS, to_html
-from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app, server
+from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app
 from bot.content.i18n import LANGS
 from bot.core.engine import Engine
 from bot.core.types import Inbound, Reply

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
+import bot.channels.server
 import bot.channels.web
 from bot.channels.web import MAX_BODY, _Refused, capped_body, create_app
 from bot.storage.memory import MemoryStore
@@ -112,7 +113,7 @@ def test_the_servers_own_lines_go_through_the_scrubbing_json_formatter(
 ) -> None:
     import json
 
-    from bot.channels.web import server
+    from bot.channels.server import server
     from bot.service.logs import configure_logging
 
     configure_logging("json", "INFO")
@@ -136,10 +137,11 @@ def test_the_servers_own_lines_go_through_the_scrubbing_json_formatter(
 async def serving(monkeypatch: pytest.MonkeyPatch, **limits: float) -> AsyncIterator[int]:
     """The real server (uvicorn, our protocol) on 127.0.0.1 with shorter time limits; its port."""
     for name, value in limits.items():
-        monkeypatch.setattr(bot.channels.web, name, value)
+        module = bot.channels.web if hasattr(bot.channels.web, name) else bot.channels.server
+        monkeypatch.setattr(module, name, value)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    web = bot.channels.web.server(create_app(MemoryStore(), whatsapp=Hook()), 0, "127.0.0.1")
+    web = bot.channels.server.server(create_app(MemoryStore(), whatsapp=Hook()), 0, "127.0.0.1")
     task = asyncio.create_task(web.serve(sockets=[sock]))
     while not web.started:
         await asyncio.sleep(0.01)
