@@ -11,7 +11,7 @@ import time
 from bot.channels.server import server
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.web import create_app
-from bot.channels.whatsapp import WhatsAppChannel
+from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.content.loader import load_content
 from bot.core.engine import Engine
 from bot.service.conversation import Conversations

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from bot.channels import console
 from bot.channels.telegram.render import MAX_CALLBACK, callback_data, keyboard
 from bot.channels.telegram.render import MAX_TEXT as TELEGRAM_MAX_TEXT
-from bot.channels.whatsapp import MAX_ROW_TITLE, Outgoing
+from bot.channels.whatsapp.render import MAX_ROW_TITLE, Outgoing
 from bot.content.directory import load_directory
 from bot.content.flows import load_flows
 from bot.content.i18n import LANGS, NATIVE_NAMES

@@ -219,7 +219,7 @@ def test_whatsapp_hints_added_to_rtl_screens_are_right_to_left_too(
 ) -> None:
     from bidi import get_base_level
 
-    from bot.channels.whatsapp import render
+    from bot.channels.whatsapp.render import render
 
     [reply] = Chat(engine, lang).press("topic:vawg")
     _ = engine.content.catalogs.get(lang)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.channels.web import WHATSAPP_SIGNATURE_HEADER, create_app
-from bot.channels.whatsapp import WhatsAppChannel
+from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.content.i18n import LANGS, NATIVE_NAMES
 from bot.core.engine import Engine
 from bot.service.conversation import Conversations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.whatsapp import (
+from bot.channels.whatsapp.render import (
     CLEAR_CHAT,
     MAX_BODY,
     MAX_BUTTON_TITLE,

@@ -1,0 +1,1 @@
+"""WhatsApp, through pywa and the Cloud API."""
