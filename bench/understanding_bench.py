@@ -43,7 +43,8 @@ from bot.content.i18n import LANGS
 from bot.content.loader import load_content
 from bot.core.engine import Engine
 from bot.core.types import Inbound, Session
-from bot.understanding.reader import Danger, Model, Understanding, load_understanding
+from bot.understanding.model import Model
+from bot.understanding.reader import Danger, Understanding, load_understanding
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -410,7 +410,7 @@ def test_training_gives_the_same_model_every_time(engine: Engine) -> None:
     import numpy as np
 
     from bot.content.corpus import Example, load_examples
-    from bot.understanding.reader import Model
+    from bot.understanding.model import Model
 
     content = engine.content
     by_situation: dict[str, list[Example]] = {}
