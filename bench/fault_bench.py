@@ -97,8 +97,8 @@ import web_bench as wb
 
 from bot.channels.telegram.channel import WEBHOOK_CONNECTIONS
 from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER
-from bot.core.engine import LOST_ANSWERS
 from bot.core.reports import REFERENCE_ALPHABET
+from bot.core.screens import LOST_ANSWERS
 from bot.service.conversation import BURST_MAX, SLOW_DOWN, turn_limits
 from tests.fake_telegram import BOT_ID, FakeTelegram, callback_data_of
 from tests.fake_whatsapp import FakeGraph

@@ -11,7 +11,8 @@ from bot.content.directory import MAX_LABEL
 from bot.content.flows import FlowError, load_flows, mermaid
 from bot.content.i18n import LANGS
 from bot.content.loader import Content
-from bot.core.engine import MENU, Engine
+from bot.core.engine import Engine
+from bot.core.screens import MENU
 from bot.core.types import Inbound, Reply
 from tests.conftest import Chat
 
@@ -23,8 +24,8 @@ def resolves(engine: Engine, choice_id: str) -> bool:
     return (
         choice_id in ACTIONS
         or choice_id.startswith("lang:")
-        or engine._exists(choice_id)
-        or engine._set_choice(choice_id) is not None
+        or engine.screens.exists(choice_id)
+        or engine.actions.set_choice(choice_id) is not None
     )
 
 

@@ -32,8 +32,10 @@ from bot.content.directory import load_directory
 from bot.content.flows import load_flows
 from bot.content.i18n import LANGS, NATIVE_NAMES
 from bot.content.loader import content_root
-from bot.core.engine import MENU, RESULTS, Engine, Turn
+from bot.core.engine import Engine
 from bot.core.forms import DRAFT, answer
+from bot.core.screens import MENU, RESULTS
+from bot.core.state import Turn
 from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
 from bot.service.conversation import Conversations
 from bot.storage.sqlite import SqliteStore
@@ -279,7 +281,9 @@ def check_turn(engine: Engine, turn: Turn) -> None:
     session = turn.session
     assert last.choices or ends, f"an answer with no way on: {last.text[:80]!r}"
     assert session.lang is None or session.lang in LANGS, session.lang
-    assert engine._exists(session.node), f"left on a screen that does not exist: {session.node}"
+    assert engine.screens.exists(session.node), (
+        f"left on a screen that does not exist: {session.node}"
+    )
     json.dumps(session.data, ensure_ascii=False)  # the store keeps it as JSON
 
 

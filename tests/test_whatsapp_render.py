@@ -20,7 +20,8 @@ from bot.channels.whatsapp.render import (
 )
 from bot.content.i18n import LANGS
 from bot.content.loader import Content
-from bot.core.engine import MENU, Engine
+from bot.core.engine import Engine
+from bot.core.screens import MENU
 from bot.core.types import Choice, Effect, Reply
 from bot.understanding.langid import LanguageGuesser
 from tests.conftest import Chat

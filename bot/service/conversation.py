@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.content.i18n import N_
-from bot.core.engine import HOME, MENU, Engine
+from bot.core.engine import Engine
 from bot.core.forms import DRAFT
 from bot.core.reports import Report
+from bot.core.screens import HOME, MENU
 from bot.core.types import Choice, Effect, Inbound, Reply, Session
 from bot.service.limits import Limits, Window
 from bot.service.locks import KeyedLocks

@@ -38,7 +38,7 @@ from bot.understanding.text import MAX_INPUT, terms
 
 log = logging.getLogger("bot.understanding.model")
 
-MODEL_VERSION = "4"  # raise when the features or models change, so old caches are not used
+MODEL_VERSION = "5"  # raise when the features or models change, so old caches are not used
 KEEP_CACHED = 3  # trained models kept in the cache folder
 
 

@@ -1,0 +1,139 @@
+"""Actions flows may call: the report form, the Community Trigger check, quick exit, forget me."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from bot.content.flows import FlowChoice, Node
+from bot.content.loader import Content
+from bot.core import forms
+from bot.core.reports import community_trigger_applies
+from bot.core.screens import HOME, MENU, REPORT_CONFIRM, Screens
+from bot.core.state import State
+from bot.core.types import Choice, Effect, Reply, Session
+
+CHANGE_ANSWER = "report.form.change"  # its buttons open a question of the form to answer again
+CONTACT_DETAILS = "report.form.details"  # the one question that has a question after it
+
+
+class Actions:
+    """Runs what flow buttons and commands ask for, beyond showing a screen."""
+
+    def __init__(self, content: Content, screens: Screens, references: Callable[[], str]) -> None:
+        self.content = content
+        self.screens = screens
+        self.references = references
+
+    def set_choice(self, choice_id: str) -> FlowChoice | None:
+        """The flow choice a button id names (`node#index`), or None."""
+        node_id, _sep, index = choice_id.partition("#")
+        node = self.content.nodes.get(node_id)
+        if node is None or not index.isdecimal() or int(index) >= len(node.choices):
+            return None
+        return node.choices[int(index)]
+
+    def after_choice(self, st: State, choice: FlowChoice, node_id: str) -> None:
+        """What a flow button does: its action, or the screen it leads to."""
+        if choice.action:
+            self.run(st, choice.action)
+        else:
+            # An old button pressed after quick exit: ask the language first, or the screen
+            # would come without its Back, Main menu and Quick exit buttons.
+            target = choice.goto if node_id == CHANGE_ANSWER else self._form_next(st, choice.goto)
+            self.screens.go_or_ask_language(st, target)
+
+    def _form_next(self, st: State, target: str) -> str:
+        """The next question of the form; straight back to the summary after changing one."""
+        if st.draft.pop("editing", None) and target != CONTACT_DETAILS:
+            return REPORT_CONFIRM
+        return target
+
+    def asks_location(self, st: State) -> bool:
+        """Whether the current question takes a shared location."""
+        node = self.content.nodes.get(st.session.node)
+        return bool(node and node.location)
+
+    def answered(self, st: State, field: str, in_borough: str, node: Node | None = None) -> None:
+        """A typed or shared answer is in the draft: say so if the place is elsewhere, go on."""
+        node = node or self.content.nodes[st.session.node]
+        if field == "where":
+            st.draft["in_borough"] = in_borough or "unknown"
+            if in_borough == "no":
+                _ = self.screens.tr(st)
+                st.replies.append(Reply(_(
+                    "That looks outside Kensington and Chelsea. The Community Safety Team covers "
+                    "only this borough: the council for that area deals with local problems there. "
+                    "The police cover everywhere: 101, or 999 in an emergency. "
+                    "You can still send this report."
+                )))  # fmt: skip
+        self.screens.show(st, self._form_next(st, node.next))
+
+    def run(self, st: State, name: str) -> None:
+        """One of the named actions a flow may call."""
+        _ = self.screens.tr(st)
+        draft = st.session.data.get(forms.DRAFT) or {}
+        if name == "cancel_report":
+            st.session.data.pop(forms.DRAFT, None)
+            self.screens.nudge(st, _("Your report was not sent, and what you typed is gone."), MENU)
+        elif name == "file_report" and draft.get("what"):
+            st.report = forms.build(draft, self.references(), st.session.lang or "en", st.now)
+            st.session.data.pop(forms.DRAFT, None)
+            st.events.append(("report", str(draft.get("category", "other"))))
+            st.replies.append(self.confirmation(st.session.lang, st.report.reference))
+            st.session.node = MENU
+        elif name == "file_report" and st.session.node == REPORT_CONFIRM:
+            self.screens.restart_form(st)  # still on the form, so not sent: the answers were lost
+        elif name == "file_report":
+            self.screens.nudge(st, _("This report was already sent, or it has expired."), MENU)
+        elif name == "trigger_result":
+            count = int(draft.get("count", "0") or 0)
+            today = st.now.date()
+            latest = today - timedelta(days=0 if draft.get("latest") == "recent" else 35)
+            incidents = [latest] + [today - timedelta(days=60 + i) for i in range(count - 1)]
+            applies = community_trigger_applies(incidents, today)
+            st.session.data.pop(forms.DRAFT, None)
+            st.events.append(("trigger", "applies" if applies else "not_yet"))
+            self.screens.show(st, "trigger.yes" if applies else "trigger.no")
+
+    def confirmation(self, lang: str | None, reference: str) -> Reply:
+        """The reply once a report is safely stored; sent again if the same message comes back."""
+        _ = self.content.catalogs.get(lang)
+        text = _(
+            "**Thank you. Your report has been sent.**\n"
+            "Your reference is {reference}. Note it somewhere safe. If you ask the Community "
+            "Safety Team about this report, or report the same thing again, give them this "
+            "reference.\n"
+            "The Community Safety Team reads every report. They may not be able to reply or act "
+            "on each one, but it helps them see what is happening in your area.\n"
+            "If a crime is happening, report it to the police too.",
+            reference=reference,
+        )
+        return self.screens.finish(lang, Reply(text, (Choice(MENU, _(HOME)),)))
+
+    def quick_exit(self, st: State) -> None:
+        """Quick exit: erase the chat where the channel can, and start afresh."""
+        _ = self.screens.tr(st)
+        st.events.append(("exit", "quick"))
+        st.replies.append(
+            Reply(
+                _("Cleared. Send any message to start again."),
+                effects=(Effect.ERASE_CHAT, Effect.RESET),
+            )
+        )
+        st.session = Session()
+
+    def forget(self, st: State) -> None:
+        """Forget me: erase everything kept about the person."""
+        _ = self.screens.tr(st)
+        st.events.append(("exit", "forget"))
+        st.replies.append(
+            Reply(
+                _(
+                    "Done. Everything this assistant kept about you has been erased. "
+                    "Send any message to start again."
+                ),
+                effects=(Effect.FORGET,),
+            )
+        )
+        st.session = Session()
