@@ -52,7 +52,7 @@ def directory_check() -> int:
 
 
 def search(args: argparse.Namespace) -> int:
-
+    """`bot search`: what the assistant would understand and suggest for each query."""
     from bot.understanding.reader import Danger, load_understanding
 
     content = load_content()
