@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class Engine:
     # The one entry point.
     def handle(self, session: Session, inbound: Inbound, now: datetime | None = None) -> Turn:
         """Answer one inbound event; never raises for anything a person can send."""
-        st = State(replace(session, data=dict(session.data)), now or datetime.now(UTC))
+        st = State(replace(session, data=copy.deepcopy(session.data)), now or datetime.now(UTC))
         if st.session.lang is None:
             st.session.lang = negotiate(inbound.lang_hint)
         if inbound.kind is Kind.COMMAND:

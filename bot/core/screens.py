@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import replace
 
@@ -229,7 +230,8 @@ class Screens:
         """A number or a button's words typed instead of pressed."""
         try:
             _text, choices = self.render(
-                State(replace(st.session, data=dict(st.session.data)), st.now), st.session.node
+                State(replace(st.session, data=copy.deepcopy(st.session.data)), st.now),
+                st.session.node,
             )
         except UnknownScreen:
             return None
