@@ -208,6 +208,39 @@ def test_an_older_adult_gets_adult_social_care_not_youth_services(engine: Engine
     assert not YOUTH_SERVICES & set(found)
 
 
+# People who say they rent privately or own their home: the council tenants' line would turn
+# them away.
+NOT_TENANTS = [
+    ("en", "i rent from a private landlord and the neighbour keeps swearing at me and my kids"),
+    ("fr", "je suis propriétaire et mon voisin raye ma voiture et m'insulte"),
+    ("es", "alquilo un piso privado y el vecino de abajo me amenaza cuando me ve"),
+    ("pt", "a casa é minha e o vizinho ameaça-me sempre que me vê"),
+    ("ar", "انا ساكن بإيجار خاص مش كاونسل والجار كل يوم يسبني ويهددني"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text"), NOT_TENANTS)
+def test_a_private_renter_or_owner_is_not_sent_to_the_council_tenants_line(
+    engine: Engine, lang: str, text: str
+) -> None:
+    found = hits(engine, text)
+    assert found and "housing-asb" not in found, (lang, text, found)
+    assert "police-non-emergency" in found, (lang, text, found)
+
+
+def test_a_council_tenant_is_sent_to_the_council_tenants_line(engine: Engine) -> None:
+    found = hits(engine, "im a council tenant and people smoke weed in our stairwell every night")
+    assert "housing-asb" in found, found
+
+
+def test_an_older_parent_whose_son_takes_their_money_gets_no_youth_drug_service(
+    engine: Engine,
+) -> None:
+    found = hits(engine, "i am 80 and my son who uses drugs takes my pension every week")
+    assert "adult-social-care" in found, found
+    assert not YOUTH_SERVICES & set(found) and "insight" not in found, found
+
+
 @pytest.mark.parametrize(("lang", "text"), PARENTS)
 def test_a_parent_worried_about_a_child_finds_the_youth_services(
     engine: Engine, lang: str, text: str

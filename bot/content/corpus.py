@@ -12,7 +12,7 @@ from bot.content import yamlfile
 from bot.content.i18n import LANGS
 
 # Whose situation it is, where that decides which services fit (situations.yaml `who`).
-WHO = ("own", "girl", "young", "man", "adult-at-risk", "tenant")
+WHO = ("own", "girl", "young", "man", "adult-at-risk", "tenant", "private")
 # Who a service is for (directory.yaml `for`).
 FOR = (
     "women", "girls-13-17", "under-18s", "parents-carers", "own-behaviour", "council-tenants",

@@ -30,11 +30,11 @@ log = logging.getLogger("bot.understanding.reader")
 
 
 # Danger now: at or above YES the emergency card comes first; between ASK and YES the person
-# is asked "Is someone in danger right now?". Chosen on the development sets (bench/heldout2
-# and bench/heldout3 together), never on a set whose figures are reported: 0.6 is the lowest
-# that kept harmless messages bringing the card under 3%, and at 0.2 every danger-now message
-# there is at least asked about.
-DANGER_YES = 0.6
+# is asked "Is someone in danger right now?". Chosen on the development sets (bench/heldout5,
+# heldout6 and heldout7 together, whose misses were read), never on a set whose figures are
+# reported: 0.65 is the lowest that kept harmless messages bringing the card under 3% in every
+# language, and at 0.2 every danger-now message there is at least asked about.
+DANGER_YES = 0.65
 DANGER_ASK = 0.2
 # With 85 situations the probabilities spread thin; these were chosen by cross-validation on
 # the examples: a command or screen this likely is right 9 times in 10 and fires on under 0.5%
@@ -43,6 +43,8 @@ COMMAND_MIN = 0.3  # words taken as a command ("forget me"): forget still asks t
 SCREEN_MIN = 0.35  # a tips screen or the report form
 UNSURE = 0.2  # below this for the best situation, ask which is closest instead of guessing
 WHO_MIN = 0.5  # a service for one group only, when the message is about that group this surely
+NOT_TENANT = 0.3  # a private renter or owner this likely: not offered the council tenants' line
+NOT_YOUNG = 0.3  # an older or disabled adult this likely, and more than a young person
 ASK_WHO = 0.15  # own behaviour this likely, but under WHO_MIN: ask who it is about
 # A situation's later services are a little less likely to be the one a person needs.
 RANK_WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.6)
@@ -171,8 +173,15 @@ class Understanding:
                 return False
         if "women" in groups and self.who(probs, "man") >= WHO_MIN:
             return False
+        # A person who says they rent privately or own their home cannot use the council
+        # tenants' line: offering it sends them to a form that turns them away.
+        if "council-tenants" in groups and self.who(probs, "private") >= NOT_TENANT:
+            return False
+        # Young people's services are not for an older or disabled adult: "my son takes my
+        # pension for drugs" is about the parent, not a young person's drug use.
         young = "under-18s" in groups or "parents-carers" in groups
-        return not (young and self.who(probs, "adult-at-risk") >= WHO_MIN)
+        older = self.who(probs, "adult-at-risk")
+        return not (young and older >= NOT_YOUNG and older > self.who(probs, "young"))
 
     def _hits(self, probs: np.ndarray, top: Situation) -> tuple[Hit, ...]:
         scores: dict[str, float] = defaultdict(float)
