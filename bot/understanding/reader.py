@@ -32,9 +32,9 @@ log = logging.getLogger("bot.understanding.reader")
 # Danger now: at or above YES the emergency card comes first; between ASK and YES the person
 # is asked "Is someone in danger right now?". Chosen on the development sets (bench/heldout5,
 # heldout6 and heldout7 together, whose misses were read), never on a set whose figures are
-# reported: 0.65 is the lowest that kept harmless messages bringing the card under 3% in every
+# reported: 0.6 is the lowest that kept harmless messages bringing the card under 3% in every
 # language, and at 0.2 every danger-now message there is at least asked about.
-DANGER_YES = 0.65
+DANGER_YES = 0.6
 DANGER_ASK = 0.2
 # With 85 situations the probabilities spread thin; these were chosen by cross-validation on
 # the examples: a command or screen this likely is right 9 times in 10 and fires on under 0.5%
