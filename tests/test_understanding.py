@@ -69,6 +69,26 @@ NOT_GIRLS = [
     ("pt", "a minha avó de 85 anos é maltratada pela cuidadora"),
 ]
 
+# A boy who was sexually abused, in his own words: children's services, and none of the
+# services for women and girls.
+BOYS = [
+    ("en", "im a lad, 16, an older man at my boxing club abused me"),
+    ("fr", "je suis un garçon de 16 ans et un homme m'a agressé sexuellement"),
+    ("es", "soy un chico de 16 y un hombre abusó de mí"),
+    ("ar", "انا ولد عمري ١٦ ورجل كبير اعتدى علي جنسياً"),
+]
+WOMEN_AND_GIRLS = {"solace-womens-aid", "women-and-girls-network", "southall-black-sisters"}
+
+
+@pytest.mark.parametrize(("lang", "text"), BOYS)
+def test_a_boy_who_was_abused_is_not_sent_to_women_and_girls_services(
+    engine: Engine, lang: str, text: str
+) -> None:
+    found = hits(engine, text)
+    assert "children-safeguarding" in found, (lang, text, found)
+    assert not WOMEN_AND_GIRLS & set(found), (lang, text, found)
+
+
 # A parent worried about a child: the youth services, not only an anonymous crime line.
 PARENTS = [
     ("en", "found a knife in my 14yr old's school bag"),
