@@ -105,6 +105,10 @@ YOUTH_SERVICES = {"safer-london", "st-giles-trust", "midaye", "children-safeguar
 
 # Danger now, however it is worded: overdose, strangling, a break-in, a child, fire, held, armed.
 DANGER_NOW = [
+    # An overdose told quietly, as news rather than a cry for help.
+    ("en", "i swallowed all of my pills tonight, just thought id let someone know"),
+    ("fr", "j'ai pris toute ma boîte de cachets ce soir, je voulais le dire à quelqu'un"),
+    ("es", "esta noche me tomé todas mis pastillas, solo quería que alguien lo supiera"),
     ("en", "she took a lot of pills and won't wake up"),
     ("en", "he's strangling my sister in the kitchen"),
     ("en", "someone is forcing my front door open"),
