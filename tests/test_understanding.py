@@ -243,6 +243,14 @@ NOT_TENANTS = [
 ]
 
 
+@pytest.mark.parametrize(
+    "text", ["Portobello Road W11", "Golborne Road W10", "flat 7, Trellick Tower", "SW10 9AB"]
+)
+def test_a_place_on_its_own_is_not_danger_now(engine: Engine, text: str) -> None:
+    # What a person types when the report form asks "Where?": never the 999 card.
+    assert engine.understanding.read(text).danger is not Danger.YES
+
+
 @pytest.mark.parametrize(("lang", "text"), NOT_TENANTS)
 def test_a_private_renter_or_owner_is_not_sent_to_the_council_tenants_line(
     engine: Engine, lang: str, text: str
