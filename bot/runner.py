@@ -18,7 +18,7 @@ from bot.service.conversation import Conversations
 from bot.service.worker import EngineProcess
 from bot.settings import Settings
 from bot.storage.sqlite import SqliteStore
-from bot.storage.store import STORE_ERRORS, Store, load_secret
+from bot.storage.store import Store, StoreUnavailable, load_secret
 
 log = logging.getLogger("bot.run")
 
@@ -31,8 +31,8 @@ async def purge_daily(store: Store, report_days: int, stop: asyncio.Event) -> No
         try:
             sessions, reports = store.purge(time.time(), report_days)
             log.info("purged", extra={"sessions": sessions, "reports": reports})
-        except STORE_ERRORS as exc:
-            log.error("purge failed: %s", type(exc).__name__)  # tried again tomorrow
+        except StoreUnavailable as exc:
+            log.error("purge failed: %s", exc)  # tried again tomorrow
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 

@@ -17,7 +17,7 @@ from bot.core.engine import Engine
 from bot.core.types import Inbound
 from bot.service.conversation import Conversations
 from bot.storage.sqlite import SqliteStore
-from bot.storage.store import load_secret
+from bot.storage.store import StoreUnavailable, load_secret
 from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 WHAT = "Loud music from flat 3 every night"  # typed in FORM
@@ -165,3 +165,15 @@ def test_answers_typed_into_the_form_while_the_disk_refuses_writes_stay_answers(
     [done] = conv.handle("telegram", "u1", SEND)
     [report] = conv.store.reports()
     assert report.what == WHAT and report.reference in done.text
+
+
+def test_a_locked_database_raises_the_stores_own_error(engine: Engine, tmp_path: Path) -> None:
+    # Callers catch StoreUnavailable, never sqlite3's errors: a second store behaves the same.
+    store = SqliteStore(tmp_path / "bot.db", busy_timeout=0.2)
+    try:
+        with locked(tmp_path / "bot.db"), pytest.raises(StoreUnavailable) as caught:
+            store.record("2026-12-04", "telegram", "en", [("screen", "menu")])
+        assert not isinstance(caught.value, sqlite3.Error)
+        assert str(caught.value) == "OperationalError"
+    finally:
+        store.close()

@@ -22,7 +22,7 @@ from bot.core.types import Choice, Effect, Inbound, Reply, Session
 from bot.service.limits import Limits, Window
 from bot.service.locks import KeyedLocks
 from bot.service.worker import EngineProcess, WorkerError
-from bot.storage.store import SESSION_TTL, STORE_ERRORS, Store, today
+from bot.storage.store import SESSION_TTL, Store, StoreUnavailable, today
 
 log = logging.getLogger("bot.service.conversation")
 
@@ -114,9 +114,9 @@ class Conversations:
                 done, reference = self.store.processed(update)
                 if done:
                     return [self.engine.confirmation(session.lang, reference)] if reference else []
-        except STORE_ERRORS as exc:
+        except StoreUnavailable as exc:
             # Answer anyway: a warning of danger must not wait for a disk.
-            log.error("database unavailable: %s", type(exc).__name__, extra=self._who(channel, key))
+            log.error("database unavailable: %s", exc, extra=self._who(channel, key))
             session = Session()
         if unsaved is not None and unsaved.updated_at >= session.updated_at:
             session = unsaved
@@ -150,8 +150,8 @@ class Conversations:
             self.store.commit(key, None if forget else kept, report, user_key, update)
             if Effect.FORGET in effects:
                 self.store.forget(key)
-        except STORE_ERRORS as exc:
-            log.error("could not save: %s", type(exc).__name__, extra=self._who(channel, key))
+        except StoreUnavailable as exc:
+            log.error("could not save: %s", exc, extra=self._who(channel, key))
             if not forget and report is None:
                 self._keep_unsaved(key, kept)
             return self._not_saved(key, now, draft, turn.replies, effects, report, kept.lang)
@@ -161,8 +161,8 @@ class Conversations:
         lang = kept.lang or session.lang or "unknown"
         try:
             self.store.record(today(now), channel, lang, turn.events)
-        except STORE_ERRORS as exc:
-            log.warning("could not count: %s", type(exc).__name__)  # only the statistics miss it
+        except StoreUnavailable as exc:
+            log.warning("could not count: %s", exc)  # only the statistics miss it
         if report is not None:
             self._announce(report)
         return turn.replies
@@ -264,7 +264,7 @@ class Conversations:
         log.warning("one person is sending too fast", extra=self._who(channel, key))
         try:
             session = self.store.load_session(key, self._clock())
-        except STORE_ERRORS:
+        except StoreUnavailable:
             session = None
         lang = session.lang if session else None
         _ = self.engine.content.catalogs.get(lang)

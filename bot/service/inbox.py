@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.storage.store import STORE_ERRORS, Store
+from bot.storage.store import Store, StoreUnavailable
 
 log = logging.getLogger("bot.service.inbox")
 
@@ -77,8 +77,8 @@ class Inbox:
         ]
         try:
             return list(self.store.inbox_add(self.channel, bodies, self._clock()))
-        except STORE_ERRORS as exc:
-            log.error("could not keep an update: %s", type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.error("could not keep an update: %s", exc)
             return [None] * len(updates)
 
     def done(self, row: int | None) -> None:
@@ -87,8 +87,8 @@ class Inbox:
             return
         try:
             self.store.inbox_done(row)
-        except STORE_ERRORS as exc:
-            log.error("could not delete a finished update: %s", type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.error("could not delete a finished update: %s", exc)
         if self._tidying is None:
             self._tidying = asyncio.get_running_loop().call_later(TIDY_AFTER, self.tidy)
 
@@ -97,15 +97,15 @@ class Inbox:
         self._tidying = None
         try:
             self.store.tidy()
-        except STORE_ERRORS as exc:
-            log.warning("could not empty the write-ahead log: %s", type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.warning("could not empty the write-ahead log: %s", exc)
 
     def unfinished(self) -> list[tuple[int, dict[str, Any]]]:
         """The updates a crash left in hand, oldest first, to run again."""
         try:
             rows = self.store.inbox_unfinished(self.channel, self._clock())
-        except STORE_ERRORS as exc:
-            log.error("could not read unfinished updates: %s", type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.error("could not read unfinished updates: %s", exc)
             return []
         if rows:
             log.warning("running updates left unfinished", extra={"count": len(rows)})

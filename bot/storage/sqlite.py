@@ -16,6 +16,7 @@ import sqlite_utils
 
 from bot.core.reports import Report
 from bot.core.types import Session
+from bot.storage.guard import unavailable
 from bot.storage.schema import create_tables
 from bot.storage.store import (
     INBOX_TRIES,
@@ -65,6 +66,7 @@ class SqliteStore:
             conn.execute("rollback")
             raise
 
+    @unavailable
     def load_session(self, key: str, now: float) -> Session | None:
         """The person's session, unless it has expired."""
         rows = list(self.db.query("select * from sessions where key = ?", [key]))
@@ -73,6 +75,7 @@ class SqliteStore:
         row = rows[0]
         return Session(row["lang"], row["node"], json.loads(row["data"]), row["updated_at"])
 
+    @unavailable
     def save_session(self, key: str, session: Session) -> None:
         """Remember a session."""
         row = {
@@ -84,6 +87,7 @@ class SqliteStore:
         }
         self.db.table("sessions").upsert(row, pk="key")
 
+    @unavailable
     def forget(self, key: str) -> None:
         """Erase every row about the person with this key."""
         with self._immediate():
@@ -101,6 +105,7 @@ class SqliteStore:
         """Copy the write-ahead log into the database and empty it: erased rows leave no copy."""
         self.db.execute("pragma wal_checkpoint(TRUNCATE)").fetchall()
 
+    @unavailable
     def commit(
         self,
         key: str,
@@ -135,11 +140,13 @@ class SqliteStore:
                     [update, time.time(), report.reference if report else None],
                 )
 
+    @unavailable
     def processed(self, update: str) -> tuple[bool, str | None]:
         """Whether an update was handled already, and the reference it filed, if any."""
         rows = list(self.db.query("select * from processed where update_key = ?", [update]))
         return (True, rows[0]["reference"]) if rows else (False, None)
 
+    @unavailable
     def reports(self, since: str = "") -> list[Report]:
         """Reports filed on or after `since` (an ISO date), oldest first."""
         sql = "select * from reports where created_at >= ? order by created_at"
@@ -149,6 +156,7 @@ class SqliteStore:
             for row in self.db.query(sql, [since])
         ]
 
+    @unavailable
     def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
         """Add to the daily aggregate counts."""
         rows = [(day, channel, lang, k, v, n) for (k, v), n in Counter(events).items()]
@@ -159,6 +167,7 @@ class SqliteStore:
             rows,
         )
 
+    @unavailable
     def stats(self) -> dict[str, dict[str, int]]:
         """Totals by event kind and value, plus totals by language and by channel."""
         out: dict[str, dict[str, int]] = {}
@@ -170,6 +179,7 @@ class SqliteStore:
             out[f"by_{column}"] = {row["v"]: row["n"] for row in self.db.query(q)}
         return out
 
+    @unavailable
     def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
         """Drop expired sessions, reports older than `report_days`, and old update ids."""
         cutoff = datetime.fromtimestamp(now - report_days * 86400, UTC).isoformat()
@@ -189,6 +199,7 @@ class SqliteStore:
         self._checkpoint()
         return int(sessions), int(reports)
 
+    @unavailable
     def ping(self) -> None:
         """Raise if the database cannot be read, or written (locked, read-only, disk full)."""
         self.db.execute("select count(*) from sessions").fetchone()
@@ -199,6 +210,7 @@ class SqliteStore:
         if shutil.disk_usage(self.path.parent).free < MIN_FREE:
             raise StoreFull(f"under {MIN_FREE // 1_000_000} MB free beside the database")
 
+    @unavailable
     def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
         """Remember (key, message id, when) of messages quick exit may delete after a restart."""
         with self._immediate():
@@ -206,6 +218,7 @@ class SqliteStore:
                 "insert or ignore into message_ids (key, message_id, at) values (?, ?, ?)", rows
             )
 
+    @unavailable
     def take_message_ids(self, key: str) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
         with self._immediate() as conn:
@@ -214,16 +227,19 @@ class SqliteStore:
             conn.execute("delete from message_ids where key = ?", [key])
         return found
 
+    @unavailable
     def inbox_add(self, channel: str, bodies: Sequence[bytes], now: float) -> list[int]:
         """Keep updates that have arrived but whose turns are not done, in one write; their rows."""
         sql = "insert into inbox (channel, body, at) values (?, ?, ?)"
         with self._immediate() as conn:
             return [int(conn.execute(sql, [channel, b, now]).lastrowid or 0) for b in bodies]
 
+    @unavailable
     def inbox_done(self, row: int) -> None:
         """Delete an update whose turn is done."""
         self.db.execute("delete from inbox where row = ?", [row])
 
+    @unavailable
     def inbox_unfinished(self, channel: str, now: float) -> list[tuple[int, bytes]]:
         """Updates left in hand by a crash, oldest first, counting this try; stale ones dropped."""
         with self._immediate() as conn:
@@ -235,6 +251,7 @@ class SqliteStore:
             sql = "select row, body from inbox where channel = ? order by row"
             return [(int(row), bytes(body)) for row, body in conn.execute(sql, [channel])]
 
+    @unavailable
     def unposted(self) -> list[tuple[Report, int]]:
         """Reports not yet wholly posted to the staff chat, oldest first, with parts posted."""
         sql = (
@@ -247,6 +264,7 @@ class SqliteStore:
             for row in self.db.query(sql)
         ]
 
+    @unavailable
     def post_progress(self, reference: str, parts: int, done: bool) -> None:
         """Note how many parts of a report's staff post went out; forget it once all did."""
         if done:
@@ -255,10 +273,12 @@ class SqliteStore:
             sql = "update staff_posts set parts = ? where reference = ?"
             self.db.execute(sql, [parts, reference])
 
+    @unavailable
     def tidy(self) -> None:
         """Empty the write-ahead log, so rows deleted since (an update in hand) leave no copy."""
         self._checkpoint()
 
+    @unavailable
     def backup(self, target: Path) -> None:
         """A consistent copy of the database at `target`, taken while others keep writing."""
         partial = target.with_name(target.name + ".partial")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,8 +19,11 @@ INBOX_TTL = 3600.0  # an update older than this when the bot comes back is dropp
 STAFF_POSTS_TTL = 7 * 86400.0  # a report not posted to staff within a week is left to the export
 
 
-# What a store raises when its database cannot be used right now (locked, full, gone).
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+class StoreUnavailable(Exception):
+    """The database cannot be used right now: locked by another process, full, or gone.
+
+    Its message is the kind of failure only ("OperationalError"), safe for the logs.
+    """
 
 
 class Store(Protocol):
@@ -89,7 +91,7 @@ class Store(Protocol):
         """Empty the write-ahead log, so rows deleted since (an update in hand) leave no copy."""
 
 
-class StoreFull(OSError):
+class StoreFull(StoreUnavailable):
     """The disk holding the database has (almost) no room left."""
 
 

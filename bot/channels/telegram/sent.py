@@ -7,7 +7,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 
-from bot.storage.store import MESSAGE_IDS_TTL, STORE_ERRORS, Store
+from bot.storage.store import MESSAGE_IDS_TTL, Store, StoreUnavailable
 
 log = logging.getLogger("bot.telegram")
 
@@ -79,8 +79,8 @@ class ChatHistory:
             return
         try:
             self._store.keep_message_ids([(self._key(chat), mid, at) for chat, mid, at in rows])
-        except STORE_ERRORS as exc:
-            log.warning("could not keep message ids: %s", type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.warning("could not keep message ids: %s", exc)
             self.sent.requeue(rows)  # tried again next time
 
     def take_batches(self, chat_id: int) -> list[list[int]]:
@@ -103,6 +103,6 @@ class ChatHistory:
         """The chat's message ids kept in the store (from before a restart), removed from it."""
         try:
             return self._store.take_message_ids(self._key(chat_id))
-        except STORE_ERRORS as exc:
-            log.warning("could not read message ids: %s", type(exc).__name__)
+        except StoreUnavailable as exc:
+            log.warning("could not read message ids: %s", exc)
             return []

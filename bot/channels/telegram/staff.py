@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 
 from bot.channels.telegram.render import staff_parts
 from bot.core.reports import Report, staff_text
-from bot.storage.store import STORE_ERRORS, Store
+from bot.storage.store import Store, StoreUnavailable
 
 log = logging.getLogger("bot.telegram")
 
@@ -54,8 +54,8 @@ class StaffPoster:
             self.wake.clear()
             try:
                 waiting = self.store.unposted()
-            except STORE_ERRORS as exc:
-                log.error("could not read the reports to post: %s", type(exc).__name__)
+            except StoreUnavailable as exc:
+                log.error("could not read the reports to post: %s", exc)
                 waiting = None
             failed = waiting is None
             for report, posted in waiting or ():
@@ -81,8 +81,8 @@ class StaffPoster:
                 return False
             try:
                 store.post_progress(report.reference, i + 1, done=i + 1 == len(parts))
-            except STORE_ERRORS as exc:
+            except StoreUnavailable as exc:
                 # Posted but not noted: it may be posted again, which beats not at all.
-                log.error("could not note a staff post: %s", type(exc).__name__)
+                log.error("could not note a staff post: %s", exc)
                 return False
         return True
