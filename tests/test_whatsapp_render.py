@@ -133,6 +133,12 @@ def test_bold_uses_whatsapp_asterisks() -> None:
     assert to_whatsapp("**Call 999** now") == "*Call 999* now"
 
 
+@pytest.fixture(scope="module")
+def guesser(content: Content) -> LanguageGuesser:
+    """The language guesser, built once: it reads every example (about a second)."""
+    return LanguageGuesser(content.catalogs, content.root / "locales")
+
+
 @pytest.mark.parametrize(
     ("text", "lang"),
     [
@@ -148,7 +154,6 @@ def test_bold_uses_whatsapp_asterisks() -> None:
     ],
 )
 def test_first_message_language_is_guessed_only_when_clear(
-    content: Content, text: str, lang: str | None
+    guesser: LanguageGuesser, text: str, lang: str | None
 ) -> None:
-    guesser = LanguageGuesser(content.catalogs, content.root / "locales")
     assert guesser.guess(text) == lang
