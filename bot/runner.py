@@ -63,7 +63,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if telegram is not None:
             await telegram.start()
         if whatsapp is not None:
-            whatsapp.resume()
+            await whatsapp.start()
         # Served in polling mode too: /healthz is what a container's health check asks.
         hook = telegram if settings.telegram_webhook_url else None
         app = create_app(

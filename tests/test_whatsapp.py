@@ -15,6 +15,7 @@ import pytest
 from bot.channels.web import WHATSAPP_SIGNATURE_HEADER, create_app
 from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.content.i18n import LANGS, NATIVE_NAMES
+from bot.content.loader import Content
 from bot.core.engine import Engine
 from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
@@ -242,3 +243,16 @@ async def test_one_persons_replies_keep_the_order_of_their_messages(rig: WhatsAp
     # The privacy screen comes last: everything the danger message brought came before it.
     assert about == [len(texts) - 1], texts
     assert any("999" in t and "55" in t for t in texts[:-1]), texts
+
+
+async def test_start_builds_the_language_guesser_before_the_first_message(
+    content: Content, tmp_path: Path
+) -> None:
+    # Built on the event loop by the first message, it held every channel for about a second.
+    engine = Engine(content)
+    async with open_rig(engine, tmp_path) as rig:
+        assert "languages" not in vars(engine)
+        await rig.channel.start()
+        assert "languages" in vars(engine)
+        sent = await rig.say(text_message(ME, "mi vecino hace ruido toda la noche"))
+        assert any("Streetline" in body(m) for m in sent)  # answered, in Spanish

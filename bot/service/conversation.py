@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.content.i18n import N_
+from bot.content.i18n import N_, Catalogs
 from bot.core.engine import Engine
 from bot.core.forms import DRAFT
 from bot.core.reports import Report
@@ -39,8 +39,7 @@ SLOW_DOWN = N_(
     "You are sending messages very fast, so I have paused for a moment. Please wait a "
     "minute, then send your message again. In danger now? Call 999."
 )
-# One person's reports, at most, in REPORTS_WINDOW seconds: more than anyone needs, and few
-# enough that a script cannot flood the Community Safety Team.
+# One person's reports, at most, in REPORTS_WINDOW seconds: enough for anyone, too few to flood.
 REPORTS_WINDOW = 900.0
 REPORTS_MAX = 3
 TOO_MANY_REPORTS = N_(
@@ -91,6 +90,19 @@ class Conversations:
         # down. The rest of a flood is turned away at the door, before it costs a write.
         self._arrivals = turn_limits(extra=1)
         self._told = Window(1, RATE_WINDOW)  # people asked to slow down in the last minute
+
+    @property
+    def catalogs(self) -> Catalogs:
+        """The screens' words in every language, for what a channel says itself."""
+        return self.engine.content.catalogs
+
+    def guess_language(self, text: str) -> str | None:
+        """The language a first message is clearly written in, or None to ask."""
+        return self.engine.languages.guess(text)
+
+    def prepare_languages(self) -> None:
+        """Build the language guesser now (about a second), so no first message waits."""
+        _ = self.engine.languages
 
     def key(self, channel: str, user_id: str) -> str:
         """An HMAC of channel and user id: the raw id is never stored."""

@@ -184,7 +184,7 @@ class TelegramChannel:
 
     async def publish_commands(self) -> None:
         """Telegram's command menu, in each language (English for everyone else)."""
-        catalogs = self.conversations.engine.content.catalogs
+        catalogs = self.conversations.catalogs
         for lang in (None, *LANGS):
             _ = catalogs.get(lang or "en")
             commands = [BotCommand(name, _(desc)) for name, desc in COMMANDS]
@@ -244,7 +244,7 @@ class TelegramChannel:
     # Sending.
     async def deliver(self, chat_id: int, replies: list[Reply]) -> None:
         """Send each reply in order, erasing the conversation first where asked."""
-        catalogs = self.conversations.engine.content.catalogs
+        catalogs = self.conversations.catalogs
         for reply in replies:
             if Effect.ERASE_CHAT in reply.effects:
                 await self.erase(chat_id)

@@ -95,6 +95,11 @@ class WhatsAppChannel:
         self.inbox.close()
         await self.http.aclose()
 
+    async def start(self) -> None:
+        """Get ready off the event loop, then run what a crash left unfinished."""
+        await asyncio.to_thread(self.conversations.prepare_languages)
+        self.resume()
+
     def resume(self) -> None:
         """Run the updates a crash left unfinished, before any new one arrives."""
         for row, data in self.inbox.unfinished():
@@ -151,7 +156,7 @@ class WhatsAppChannel:
     async def _on_message(self, _client: WhatsApp, message: Message) -> None:
         self._spawn(self._quietly(message.mark_as_read()))  # not waited for: order comes first
         user = message.from_user.wa_id or message.from_user.preferred_id
-        hint = self.conversations.engine.languages.guess(message.text) if message.text else None
+        hint = self.conversations.guess_language(message.text) if message.text else None
         await self._converse(user, inbound_from(message, hint), message.id)
 
     async def _on_button(self, _client: WhatsApp, button: CallbackButton) -> None:
@@ -176,7 +181,7 @@ class WhatsAppChannel:
             await self._converse(user, Inbound.choice("page:expired"), None)
             return
         reply = kept[1]
-        _ = self.conversations.engine.content.catalogs.get(reply.lang)
+        _ = self.conversations.catalogs.get(reply.lang)
         for out in render(reply, _, int(page)):
             await self._send(user, out)
 
@@ -192,7 +197,7 @@ class WhatsAppChannel:
                 self._pages.pop(user, None)
             if reply.choices:
                 self._pages[user] = (self._clock(), reply)
-            _ = self.conversations.engine.content.catalogs.get(reply.lang)
+            _ = self.conversations.catalogs.get(reply.lang)
             for out in render(reply, _):
                 await self._send(user, out)
 
