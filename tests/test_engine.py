@@ -175,3 +175,21 @@ def test_a_turn_leaves_the_callers_session_as_it_was(engine: Engine) -> None:
     assert session == before
     assert turn.session.data[DRAFT]["what"] == "Loud music from the flat above every night"
     assert turn.session.node == "report.form.where"
+
+
+def test_every_flow_action_does_something_and_forget_always_asks_first(engine: Engine) -> None:
+    chat = Chat(engine)
+    chat.press("lang:en")
+    # "forget" as a flow button's action opens the question; it erases nothing yet.
+    [ask] = chat.press("act:forget")
+    assert chat.session.node == "privacy.forget" and Effect.FORGET not in ask.effects
+    assert "Yes, erase everything" in [c.label for c in ask.choices]
+    # An old "Yes, erase" pressed from another screen asks again rather than erasing.
+    chat.press("menu")
+    [again] = chat.press("act:forget_confirmed")
+    assert Effect.FORGET not in again.effects and chat.session.node == "privacy.forget"
+    [done] = chat.press("act:forget_confirmed")
+    assert Effect.FORGET in done.effects
+    assert set(engine.actions.handlers) == {
+        "exit", "forget", "forget_confirmed", "file_report", "cancel_report", "trigger_result"
+    }  # fmt: skip

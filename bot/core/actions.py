@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from bot.content.flows import FlowChoice, Node
+from bot.content.flows import CHOICE_ACTIONS, FlowChoice, Node
 from bot.content.loader import Content
 from bot.core import forms
 from bot.core.reports import community_trigger_applies
@@ -15,6 +15,7 @@ from bot.core.types import Choice, Effect, Reply, Session
 
 CHANGE_ANSWER = "report.form.change"  # its buttons open a question of the form to answer again
 CONTACT_DETAILS = "report.form.details"  # the one question that has a question after it
+FORGET_CONFIRM = "privacy.forget"  # "forget me" asks here first; only its Yes erases
 
 
 class Actions:
@@ -24,6 +25,20 @@ class Actions:
         self.content = content
         self.screens = screens
         self.references = references
+        # Every action a flow's button may name, and what it does. The flows are checked
+        # against the same names, so a valid flow never names an action the engine lacks.
+        self.handlers: dict[str, Callable[[State], None]] = {
+            "exit": self.quick_exit,
+            "forget": lambda st: self.screens.go_or_ask_language(st, FORGET_CONFIRM),
+            "forget_confirmed": self._forget_confirmed,
+            "file_report": lambda st: self.run(st, "file_report"),
+            "cancel_report": lambda st: self.run(st, "cancel_report"),
+            "trigger_result": lambda st: self.run(st, "trigger_result"),
+        }
+        if set(self.handlers) != CHOICE_ACTIONS:
+            raise ValueError(
+                f"flow actions and handlers differ: {set(self.handlers) ^ CHOICE_ACTIONS}"
+            )
 
     def set_choice(self, choice_id: str) -> FlowChoice | None:
         """The flow choice a button id names (`node#index`), or None."""
@@ -36,7 +51,7 @@ class Actions:
     def after_choice(self, st: State, choice: FlowChoice, node_id: str) -> None:
         """What a flow button does: its action, or the screen it leads to."""
         if choice.action:
-            self.run(st, choice.action)
+            self.handlers[choice.action](st)
         else:
             # An old button pressed after quick exit: ask the language first, or the screen
             # would come without its Back, Main menu and Quick exit buttons.
@@ -122,6 +137,13 @@ class Actions:
             )
         )
         st.session = Session()
+
+    def _forget_confirmed(self, st: State) -> None:
+        """Erase, but only from the screen that asked: an old Yes button erases nothing."""
+        if st.session.node == FORGET_CONFIRM:
+            self.forget(st)
+        else:
+            self.screens.go_or_ask_language(st, FORGET_CONFIRM)
 
     def forget(self, st: State) -> None:
         """Forget me: erase everything kept about the person."""

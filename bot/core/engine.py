@@ -17,7 +17,7 @@ from bot.content.i18n import (
 )
 from bot.content.loader import Content
 from bot.core import forms
-from bot.core.actions import Actions
+from bot.core.actions import FORGET_CONFIRM, Actions
 from bot.core.reports import new_reference
 from bot.core.screens import (
     ASK,
@@ -41,7 +41,6 @@ from bot.understanding.text import clean, fold
 
 log = logging.getLogger("bot.core.engine")
 
-FORGET_CONFIRM = "privacy.forget"
 _GREETINGS = frozenset({"hi", "hello", "hey", "menu", "start", "home", "salam", "hola", "bonjour",
                         "ola", "olá", "salaan", "سلام", "مرحبا", "منو"})  # fmt: skip
 
@@ -134,15 +133,11 @@ class Engine:
             st.session.lang = rest
             st.events.append(("language", rest))
             self.screens.show(st, st.session.data.pop("after_lang", MENU))
-        elif kind == "act" and rest == "exit":
-            self.actions.quick_exit(st)
-        elif kind == "act" and rest == "forget_confirmed" and st.session.node == FORGET_CONFIRM:
-            self.actions.forget(st)
+        elif kind == "act" and rest in self.actions.handlers:
+            self.actions.handlers[rest](st)
         elif (choice := self.actions.set_choice(choice_id)) is not None:
             st.draft.update(dict(choice.set))
             self.actions.after_choice(st, choice, choice_id.partition("#")[0])
-        elif kind == "act" and rest in ("file_report", "cancel_report", "trigger_result"):
-            self.actions.run(st, rest)
         elif kind == "sit" and rest in self.content.situations and st.session.lang:
             self._situation(st, rest)
         elif self.screens.exists(choice_id) and not choice_id.startswith("act:"):
