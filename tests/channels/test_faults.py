@@ -28,11 +28,11 @@ from bot.core.types import Inbound
 from bot.service.conversation import Conversations
 from bot.storage.sqlite import SqliteStore
 from bot.storage.store import load_secret
-from tests import test_telegram, test_whatsapp
+from tests.channels import test_telegram, test_whatsapp
+from tests.channels.test_telegram import JSON, Running, buttons, expected, replies_to, settings_for
+from tests.channels.test_whatsapp import ME, WhatsAppRig, body, options
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import text_message
-from tests.test_telegram import JSON, Running, buttons, expected, replies_to, settings_for
-from tests.test_whatsapp import ME, WhatsAppRig, body, options
 
 # The rigs of the channel tests, found by pytest under these names.
 start = test_telegram.start

@@ -25,7 +25,7 @@ from bot.core.screens import MENU
 from bot.core.types import Choice, Effect, Reply
 from bot.understanding.langid import LanguageGuesser
 from tests.conftest import Chat
-from tests.test_flows import all_screens, open_screen
+from tests.content.test_flows import all_screens, open_screen
 
 
 def check_limits(out: list[Outgoing]) -> None:

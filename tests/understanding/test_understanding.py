@@ -452,7 +452,7 @@ def test_questions_back_are_asked_in_the_persons_language(engine: Engine, lang: 
             chat.session.data["results"] = ["angelou"]
             chat.session.data["ask"] = {"kind": kind, "options": options}
             [reply] = chat.press(ASK)
-            # Every label is translated (tests/test_translations.py); "No" is "No" in Spanish.
+            # Every label is translated (tests/content/test_translations.py); "No" is Spanish too.
             if code == "en":
                 english[kind] = [reply.text]
             else:

@@ -24,9 +24,9 @@ from bot.service.conversation import Conversations
 from bot.service.logs import configure_logging, scrub
 from bot.storage.sqlite import SqliteStore
 from bot.storage.store import load_secret
+from tests.cli.test_container import free_port
+from tests.core.test_reporting import ANONYMOUS, FORM, SEND
 from tests.fake_telegram import FakeTelegram
-from tests.test_container import free_port
-from tests.test_reporting import ANONYMOUS, FORM, SEND
 
 
 @pytest.fixture

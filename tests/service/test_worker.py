@@ -17,12 +17,12 @@ from bot.service.conversation import Conversations
 from bot.service.worker import EngineProcess
 from bot.storage.sqlite import SqliteStore
 from bot.storage.store import load_secret
-from tests.test_reporting import ANONYMOUS, FORM, SEND
+from tests.core.test_reporting import ANONYMOUS, FORM, SEND
 
 # A child that says it is ready and then never answers.
 STUCK = f"""
 import sys, time
-sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from bot.service.worker import READY, frame
 sys.stdout.buffer.write(frame(READY)); sys.stdout.buffer.flush()
 time.sleep(60)

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.content import yamlfile
 from bot.content.corpus import load_examples
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The held-out sets whose figures count: bench/devset was read while examples were written, and
 # bench/heldout, measured before the last examples, is kept only for comparison.
 SETS = sorted(p for p in (ROOT / "bench").glob("heldout[0-9]*") if any(p.glob("*.yaml")))

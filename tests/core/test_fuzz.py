@@ -40,10 +40,10 @@ from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
 from bot.service.conversation import Conversations
 from bot.storage.sqlite import SqliteStore
 from bot.understanding.text import clean, split_text
+from tests.channels.test_whatsapp_render import check_limits, pages
 from tests.conftest import TUESDAY_3PM
-from tests.test_flows import resolves
-from tests.test_understanding import DANGER_NOW as DANGER
-from tests.test_whatsapp_render import check_limits, pages
+from tests.content.test_flows import resolves
+from tests.understanding.test_understanding import DANGER_NOW as DANGER
 
 # The screens a person can be on: every flow node, topic and service card, and search results.
 _ROOT = content_root()
@@ -63,7 +63,7 @@ FORM_SCREENS = [
 ]
 SEARCH = "noisy neighbours every night"  # a question that finds services: opens the results
 
-# WhatsApp Cloud API limits that tests/test_whatsapp_render.py's check_limits does not cover.
+# WhatsApp Cloud API limits that check_limits (tests/channels/test_whatsapp_render.py) misses.
 MAX_BUTTON_ID, MAX_ROW_ID, MAX_SECTION_TITLE = 256, 200, MAX_ROW_TITLE
 
 Way = Literal["hint", "menu", "none"]

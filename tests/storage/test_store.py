@@ -142,7 +142,7 @@ def raw_bytes(path: Path) -> bytes:
 def test_forget_me_leaves_the_words_in_no_file_while_the_bot_runs(
     engine: Engine, tmp_path: Path
 ) -> None:
-    from tests.test_reporting import fill_form
+    from tests.core.test_reporting import fill_form
 
     path = tmp_path / "bot.db"
     store = SqliteStore(path)

@@ -21,11 +21,11 @@ from bot.service.inbox import TELEGRAM_UNNEEDED, Inbox, slim
 from bot.storage.memory import MemoryStore
 from bot.storage.sqlite import SqliteStore
 from bot.storage.store import INBOX_TRIES
+from tests.channels.test_telegram import replies_to, settings_for
+from tests.channels.test_whatsapp import ME, open_rig
+from tests.core.test_reporting import ANONYMOUS, FORM, SEND, fill_form
 from tests.fake_telegram import RESIDENT, FakeTelegram
 from tests.fake_whatsapp import encode, text_message
-from tests.test_reporting import ANONYMOUS, FORM, SEND, fill_form
-from tests.test_telegram import replies_to, settings_for
-from tests.test_whatsapp import ME, open_rig
 
 SECRET = b"k" * 32
 

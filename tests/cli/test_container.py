@@ -13,7 +13,7 @@ from bot.channels.server import server
 from bot.channels.web import create_app
 from bot.storage.sqlite import SqliteStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 

@@ -17,10 +17,10 @@ from bot.core.types import Inbound
 from bot.service.conversation import Conversations
 from bot.settings import Secret, Settings
 from bot.storage.memory import MemoryStore
+from tests.channels.test_whatsapp import APP_SECRET, ME, VERIFY, WhatsAppRig, body, open_rig
 from tests.conftest import Chat
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import PHONE_ID, FakeGraph, encode, list_reply, sign, text_message
-from tests.test_whatsapp import APP_SECRET, ME, VERIFY, WhatsAppRig, body, open_rig
 
 # Each conversation: steps (typed text, or a pressed choice id) and words the last answer holds.
 CONVERSATIONS: list[tuple[str, list[tuple[str, str]], list[str]]] = [

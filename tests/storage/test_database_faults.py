@@ -18,7 +18,7 @@ from bot.core.types import Inbound
 from bot.service.conversation import Conversations
 from bot.storage.sqlite import SqliteStore
 from bot.storage.store import StoreUnavailable, load_secret
-from tests.test_reporting import ANONYMOUS, FORM, SEND
+from tests.core.test_reporting import ANONYMOUS, FORM, SEND
 
 WHAT = "Loud music from flat 3 every night"  # typed in FORM
 

@@ -18,9 +18,9 @@ from bot.content.loader import Content
 from bot.core.engine import Engine
 from bot.understanding.text import fold
 from tests.conftest import TUESDAY_3PM, Chat
-from tests.test_flows import all_screens, open_screen
+from tests.content.test_flows import all_screens, open_screen
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
 OTHERS = [lang for lang in LANGS if lang != "en"]
 # What must come through a translation untouched: links, emails, numbers, placeholders, markup.
@@ -195,7 +195,7 @@ def test_every_line_of_every_rtl_screen_is_laid_out_right_to_left(
 ) -> None:
     from bidi import get_base_level, get_display
 
-    from tests.test_flows import all_screens, open_screen
+    from tests.content.test_flows import all_screens, open_screen
 
     wrong, commands = [], 0
     for screen in all_screens(content):

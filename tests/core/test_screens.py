@@ -18,7 +18,7 @@ from bot.service.conversation import Conversations
 from bot.storage.memory import MemoryStore
 from bot.storage.sqlite import SqliteStore
 from tests.conftest import Chat, ids
-from tests.test_reporting import FORM
+from tests.core.test_reporting import FORM
 
 
 @pytest.mark.parametrize("lang", LANGS)
