@@ -29,11 +29,11 @@ class Actions:
         # against the same names, so a valid flow never names an action the engine lacks.
         self.handlers: dict[str, Callable[[State], None]] = {
             "exit": self.quick_exit,
-            "forget": lambda st: self.screens.go_or_ask_language(st, FORGET_CONFIRM),
+            "forget": self.ask_forget,
             "forget_confirmed": self._forget_confirmed,
-            "file_report": lambda st: self.run(st, "file_report"),
-            "cancel_report": lambda st: self.run(st, "cancel_report"),
-            "trigger_result": lambda st: self.run(st, "trigger_result"),
+            "file_report": self.file_report,
+            "cancel_report": self.cancel_report,
+            "trigger_result": self.trigger_result,
         }
         if set(self.handlers) != CHOICE_ACTIONS:
             raise ValueError(
@@ -84,32 +84,38 @@ class Actions:
                 )))  # fmt: skip
         self.screens.show(st, self._form_next(st, node.next))
 
-    def run(self, st: State, name: str) -> None:
-        """One of the named actions a flow may call."""
+    def cancel_report(self, st: State) -> None:
+        """Don't send: the answers typed so far are dropped."""
+        _ = self.screens.tr(st)
+        st.session.data.pop(forms.DRAFT, None)
+        self.screens.nudge(st, _("Your report was not sent, and what you typed is gone."), MENU)
+
+    def file_report(self, st: State) -> None:
+        """Send: the report is filed with a reference, once."""
         _ = self.screens.tr(st)
         draft = st.session.data.get(forms.DRAFT) or {}
-        if name == "cancel_report":
-            st.session.data.pop(forms.DRAFT, None)
-            self.screens.nudge(st, _("Your report was not sent, and what you typed is gone."), MENU)
-        elif name == "file_report" and draft.get("what"):
+        if draft.get("what"):
             st.report = forms.build(draft, self.references(), st.session.lang or "en", st.now)
             st.session.data.pop(forms.DRAFT, None)
             st.events.append(("report", str(draft.get("category", "other"))))
             st.replies.append(self.confirmation(st.session.lang, st.report.reference))
             st.session.node = MENU
-        elif name == "file_report" and st.session.node == REPORT_CONFIRM:
+        elif st.session.node == REPORT_CONFIRM:
             self.screens.restart_form(st)  # still on the form, so not sent: the answers were lost
-        elif name == "file_report":
+        else:
             self.screens.nudge(st, _("This report was already sent, or it has expired."), MENU)
-        elif name == "trigger_result":
-            count = int(draft.get("count", "0") or 0)
-            today = st.now.date()
-            latest = today - timedelta(days=0 if draft.get("latest") == "recent" else 35)
-            incidents = [latest] + [today - timedelta(days=60 + i) for i in range(count - 1)]
-            applies = community_trigger_applies(incidents, today)
-            st.session.data.pop(forms.DRAFT, None)
-            st.events.append(("trigger", "applies" if applies else "not_yet"))
-            self.screens.show(st, "trigger.yes" if applies else "trigger.no")
+
+    def trigger_result(self, st: State) -> None:
+        """Whether the Community Trigger applies, from the answers given."""
+        draft = st.session.data.get(forms.DRAFT) or {}
+        count = int(draft.get("count", "0") or 0)
+        today = st.now.date()
+        latest = today - timedelta(days=0 if draft.get("latest") == "recent" else 35)
+        incidents = [latest] + [today - timedelta(days=60 + i) for i in range(count - 1)]
+        applies = community_trigger_applies(incidents, today)
+        st.session.data.pop(forms.DRAFT, None)
+        st.events.append(("trigger", "applies" if applies else "not_yet"))
+        self.screens.show(st, "trigger.yes" if applies else "trigger.no")
 
     def confirmation(self, lang: str | None, reference: str) -> Reply:
         """The reply once a report is safely stored; sent again if the same message comes back."""
@@ -138,12 +144,16 @@ class Actions:
         )
         st.session = Session()
 
+    def ask_forget(self, st: State) -> None:
+        """ "Forget me" asks first (in the person's language, chosen now if need be)."""
+        self.screens.go_or_ask_language(st, FORGET_CONFIRM)
+
     def _forget_confirmed(self, st: State) -> None:
         """Erase, but only from the screen that asked: an old Yes button erases nothing."""
         if st.session.node == FORGET_CONFIRM:
             self.forget(st)
         else:
-            self.screens.go_or_ask_language(st, FORGET_CONFIRM)
+            self.ask_forget(st)
 
     def forget(self, st: State) -> None:
         """Forget me: erase everything kept about the person."""

@@ -116,7 +116,7 @@ class Engine:
         elif name in ("language", "lang"):
             self.screens.show(st, LANGUAGE)
         elif name == "forget":
-            self.screens.go_or_ask_language(st, FORGET_CONFIRM)
+            self.actions.ask_forget(st)
         elif name == "help":
             self.screens.go_or_ask_language(st, "about")
         elif name in ("privacy", "menu", EMERGENCY, "report", "tips"):
