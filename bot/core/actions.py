@@ -145,7 +145,7 @@ class Actions:
         st.session = Session()
 
     def ask_forget(self, st: State) -> None:
-        """ "Forget me" asks first (in the person's language, chosen now if need be)."""
+        """Ask before "forget me" erases anything (the language chosen first, if need be)."""
         self.screens.go_or_ask_language(st, FORGET_CONFIRM)
 
     def _forget_confirmed(self, st: State) -> None:
