@@ -23,6 +23,16 @@ _NODE_FIELDS = {
     "text", "choices", "back", "services", "sensitive", "action", "input", "next", "location",
 }  # fmt: skip
 _CHOICE_FIELDS = {"label", "goto", "action", "set"}
+# A button's id travels with the message it was sent on, so it must keep its meaning when the
+# YAML is reordered: it names the answers the button records and where it leads, never its
+# position. 64 bytes is the most Telegram keeps on a button, the smallest of the channels.
+MAX_CHOICE_ID = 64
+
+
+def choice_id(node: str, answers: tuple[tuple[str, str], ...], goto: str, action: str) -> str:
+    """The stable id of a button that records answers: `node#field=value>target`."""
+    recorded = "&".join(f"{field}={value}" for field, value in answers)
+    return f"{node}#{recorded}>{goto or '!' + action}"
 
 
 class FlowError(ValueError):
@@ -79,7 +89,7 @@ def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | 
     if not isinstance(text, str) or not text.strip():
         problems.append(f"{where}: `text` is missing or empty")
         text = ""
-    choices = []
+    choices: list[FlowChoice] = []
     for i, c in enumerate(raw.get("choices") or []):
         at = f"{where}.choices[{i}]"
         if not isinstance(c, dict) or not isinstance(c.get("label"), str):
@@ -99,13 +109,20 @@ def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | 
             problems.append(f"{at}: `set` must be a mapping of answers")
             values = {}
         pairs = tuple((str(k), str(v)) for k, v in values.items())
+        cid = choice_id(nid, pairs, str(c.get("goto") or ""), str(c.get("action") or ""))
+        if pairs and cid in {choice.id for choice in choices}:
+            problems.append(
+                f"{at}: records the same answers and leads to the same place as another button"
+            )
+        if len(cid.encode()) > MAX_CHOICE_ID:
+            problems.append(f"{at}: its id {cid!r} is over {MAX_CHOICE_ID} bytes; use shorter ids")
         choices.append(
             FlowChoice(
                 c["label"],
                 str(c.get("goto") or ""),
                 str(c.get("action") or ""),
                 pairs,
-                f"{nid}#{i}" if pairs else "",
+                cid if pairs else "",
             )
         )
     action = str(raw.get("action") or "")

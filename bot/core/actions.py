@@ -41,12 +41,9 @@ class Actions:
             )
 
     def set_choice(self, choice_id: str) -> FlowChoice | None:
-        """The flow choice a button id names (`node#index`), or None."""
-        node_id, _sep, index = choice_id.partition("#")
-        node = self.content.nodes.get(node_id)
-        if node is None or not index.isdecimal() or int(index) >= len(node.choices):
-            return None
-        return node.choices[int(index)]
+        """The flow button that records answers a button id names, or None."""
+        node = self.content.nodes.get(choice_id.partition("#")[0])
+        return next((c for c in node.choices if c.id == choice_id), None) if node else None
 
     def after_choice(self, st: State, choice: FlowChoice, node_id: str) -> None:
         """What a flow button does: its action, or the screen it leads to."""

@@ -333,16 +333,16 @@ class Resident:
         await self.say("/start")
         for screen in ("report", "report.what", "report.noise", "report.noise.other"):
             await self.press(screen)
-        await self.press("report.noise.other#0")  # Leave a report
+        await self.press("report.noise.other#category=noise>report.form")  # Leave a report
         await self.say(what, answers=2)  # where? and the share-location keyboard
         await self.say(where)
 
     async def fill_in_a_report(self) -> None:
         """A whole anonymous noise report, up to the screen with Send."""
         await self.start_a_noise_report("Loud music from flat 3 every night", "Golborne Road W10")
-        await self.press("report.form.when#2")  # this week
-        await self.press("report.form.ongoing#0")  # yes
-        await self.press("report.form.contact#0")  # stay anonymous
+        await self.press("report.form.when#when=week>report.form.ongoing")  # this week
+        await self.press("report.form.ongoing#ongoing=yes>report.form.contact")  # yes
+        await self.press("report.form.contact#contact=>report.form.confirm")  # stay anonymous
 
 
 async def test_after_a_crash_mid_form_the_person_carries_on_and_is_told_the_answers_are_gone(
@@ -361,17 +361,19 @@ async def test_after_a_crash_mid_form_the_person_carries_on_and_is_told_the_answ
     second = await boot()
     # The person presses "This week" on the question still in front of them: the new process
     # carries on from the stored screen, in French.
-    [ongoing] = await person.press("report.form.when#2")
+    [ongoing] = await person.press("report.form.when#when=week>report.form.ongoing")
     assert ongoing["text"] == to_html(fr("Is it still going on?"))
     assert [label for label, _id in buttons(ongoing)][:3] == [fr("Yes"), fr("No"), fr("Not sure")]
-    await person.press("report.form.ongoing#0")
+    await person.press("report.form.ongoing#ongoing=yes>report.form.contact")
     # What they typed before the crash lived only in the old process. Rather than an empty
     # summary whose Send would file nothing, they are told, and the form starts again.
     lost = (
         "Sorry, what you typed for this report was lost: our system restarted. Nothing was "
         "sent. Please fill it in again."
     )
-    replies = await person.press("report.form.contact#0", answers=2)  # stay anonymous
+    replies = await person.press(
+        "report.form.contact#contact=>report.form.confirm", answers=2
+    )  # stay anonymous
     assert replies[0]["text"] == to_html(fr(lost))
     assert (
         "En quelques mots (500 caractères au maximum)" in replies[1]["text"]

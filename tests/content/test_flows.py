@@ -119,6 +119,39 @@ def test_flow_problems_are_named(tmp_path: Path, content: Content) -> None:
     assert "put quotes around words like No" in message
 
 
+_WHEN = (
+    "nodes:\n  menu:\n    text: When?\n    choices:\n"
+    "      - label: Now\n        goto: menu\n        set: {when: now}\n"
+    "      - label: Earlier\n        goto: menu\n        set: {when: earlier}\n"
+)
+
+
+def test_a_button_keeps_its_meaning_when_the_flow_is_reordered(
+    tmp_path: Path, content: Content
+) -> None:
+    (tmp_path / "a.yaml").write_text(_WHEN)
+    before = {c.label: c.id for c in load_flows(tmp_path, content.directory)["menu"].choices}
+    lines = _WHEN.splitlines(keepends=True)
+    (tmp_path / "a.yaml").write_text("".join(lines[:4] + lines[7:] + lines[4:7]))
+    after = load_flows(tmp_path, content.directory)["menu"].choices
+    assert [c.label for c in after] == ["Earlier", "Now"]
+    assert {c.label: c.id for c in after} == before
+    assert before["Now"] == "menu#when=now>menu"
+
+
+def test_two_buttons_that_do_the_same_are_refused(tmp_path: Path, content: Content) -> None:
+    (tmp_path / "a.yaml").write_text(_WHEN.replace("earlier", "now"))
+    with pytest.raises(FlowError, match="same answers and leads to the same place"):
+        load_flows(tmp_path, content.directory)
+
+
+def test_an_old_numbered_button_is_answered_kindly(chat: Chat) -> None:
+    chat.press("report.form")
+    [reply] = chat.press("report.form.when#0")  # how buttons were named before
+    assert "no longer works" in reply.text
+    assert "when" not in chat.session.data.get("draft", {})
+
+
 def test_mermaid_draws_every_node(content: Content) -> None:
     drawing = mermaid(content.nodes, content.directory.topics)
     assert drawing.startswith("graph TD")

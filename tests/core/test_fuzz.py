@@ -663,7 +663,9 @@ def test_an_old_report_button_after_quick_exit_asks_the_language_and_keeps_the_w
     # On WhatsApp the chat stays on the phone after a quick exit, and presses carry no language.
     person = Person(engine, "whatsapp", TUESDAY_3PM)
     person.send(Inbound.command("exit", lang_hint="en"))
-    turn = engine.handle(person.session, Inbound.choice("report.other#0"), TUESDAY_3PM)
+    turn = engine.handle(
+        person.session, Inbound.choice("report.other#category=other>report.form"), TUESDAY_3PM
+    )
     [reply] = turn.replies
     assert turn.session.node == "language"
     assert "lang:en" in [c.id for c in reply.choices]
@@ -677,7 +679,11 @@ def test_a_report_typed_with_a_broken_character_is_filed(engine: Engine, tmp_pat
     person.send(Inbound.choice("report.form"))
     person.send(inbound)
     person.send(Inbound.message("W10"))
-    for choice in ("report.form.when#0", "report.form.ongoing#0", "report.form.contact#0"):
+    for choice in (
+        "report.form.when#when=now>report.form.ongoing",
+        "report.form.ongoing#ongoing=yes>report.form.contact",
+        "report.form.contact#contact=>report.form.confirm",
+    ):
         person.send(Inbound.choice(choice))
     [reply] = person.send(Inbound.choice("act:file_report"))
     [report] = person.store.reports()

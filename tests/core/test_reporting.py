@@ -82,13 +82,13 @@ def test_danger_now_goes_to_999_first(chat: Chat) -> None:
 FORM = (
     Inbound.command("start", lang_hint="en"),
     Inbound.choice("report.noise.other"),
-    Inbound.choice("report.noise.other#0"),  # Leave a report
+    Inbound.choice("report.noise.other#category=noise>report.form"),  # Leave a report
     Inbound.message("Loud music from flat 3 every night"),
     Inbound.message("Golborne Road W10 5NR"),
-    Inbound.choice("report.form.when#2"),  # this week
-    Inbound.choice("report.form.ongoing#0"),  # yes
+    Inbound.choice("report.form.when#when=week>report.form.ongoing"),  # this week
+    Inbound.choice("report.form.ongoing#ongoing=yes>report.form.contact"),  # yes
 )
-ANONYMOUS = Inbound.choice("report.form.contact#0")
+ANONYMOUS = Inbound.choice("report.form.contact#contact=>report.form.confirm")
 SEND = Inbound.choice("act:file_report")
 
 
@@ -217,12 +217,12 @@ def test_community_trigger_rule(days_ago: list[int], applies: bool) -> None:
 
 @pytest.mark.parametrize(
     ("count", "latest", "screen"),
-    [("#2", "#0", "trigger.yes"), ("#1", "#0", "trigger.no"), ("#2", "#1", "trigger.no")],
+    [("3", "recent", "trigger.yes"), ("2", "recent", "trigger.no"), ("3", "old", "trigger.no")],
 )
 def test_community_trigger_conversation(chat: Chat, count: str, latest: str, screen: str) -> None:
     chat.press("trigger")
-    chat.press(f"trigger{count}")
-    [reply] = chat.press(f"trigger.latest{latest}")
+    chat.press(f"trigger#count={count}>trigger.latest")
+    [reply] = chat.press(f"trigger.latest#latest={latest}>!trigger_result")
     assert chat.session.node == screen
     if screen == "trigger.yes":
         assert "case review" in reply.text and "dates" in reply.text

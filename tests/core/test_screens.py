@@ -89,19 +89,27 @@ def test_one_answer_can_be_changed_on_the_summary_before_send(engine: Engine) ->
     conv = Conversations(engine, MemoryStore(), b"s" * 32)
     for inbound in FORM:
         conv.handle("telegram", "u1", inbound)
-    [summary] = conv.handle("telegram", "u1", Inbound.choice("report.form.contact#0"))
+    [summary] = conv.handle(
+        "telegram", "u1", Inbound.choice("report.form.contact#contact=>report.form.confirm")
+    )
     assert "report.form.change" in ids(summary)
     [which] = conv.handle("telegram", "u1", Inbound.choice("report.form.change"))
     assert [c.label for c in which.choices][:5] == [
         "What", "Where", "When", "Still going on", "Contact"
     ]  # fmt: skip
-    conv.handle("telegram", "u1", Inbound.choice("report.form.change#1"))  # Where
+    conv.handle(
+        "telegram", "u1", Inbound.choice("report.form.change#editing=yes>report.form.where")
+    )  # Where
     [summary] = conv.handle("telegram", "u1", Inbound.message("Portobello Road W11"))
     assert "Portobello Road W11" in summary.text and "Golborne Road" not in summary.text
     assert "Loud music from flat 3 every night" in summary.text  # the rest kept
     conv.handle("telegram", "u1", Inbound.choice("report.form.change"))
-    conv.handle("telegram", "u1", Inbound.choice("report.form.change#2"))  # When
-    [summary] = conv.handle("telegram", "u1", Inbound.choice("report.form.when#1"))  # Today
+    conv.handle(
+        "telegram", "u1", Inbound.choice("report.form.change#editing=yes>report.form.when")
+    )  # When
+    [summary] = conv.handle(
+        "telegram", "u1", Inbound.choice("report.form.when#when=today>report.form.ongoing")
+    )  # Today
     assert "When: Today" in summary.text and "Still going on: Yes" in summary.text
     [done] = conv.handle("telegram", "u1", Inbound.choice("act:file_report"))
     [report] = conv.store.reports()

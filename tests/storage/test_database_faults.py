@@ -158,7 +158,9 @@ def test_answers_typed_into_the_form_while_the_disk_refuses_writes_stay_answers(
         assert "where" in asked.text.lower()
         conv.handle("telegram", "u1", where)
         [asked] = conv.handle("telegram", "u1", when)  # the button still means what it said
-        assert [c.id for c in asked.choices][:1] == ["report.form.ongoing#0"]
+        assert [c.id for c in asked.choices][:1] == [
+            "report.form.ongoing#ongoing=yes>report.form.contact"
+        ]
     conv.handle("telegram", "u1", ongoing)
     [confirm] = conv.handle("telegram", "u1", ANONYMOUS)
     assert WHAT in confirm.text and "Golborne Road W10 5NR" in confirm.text
