@@ -40,6 +40,10 @@ DANGER_ASK = 0.2
 # the examples: a command or screen this likely is right 9 times in 10 and fires on under 0.5%
 # of other messages, and below UNSURE the best situation is right only one time in four.
 COMMAND_MIN = 0.3  # words taken as a command ("forget me"): forget still asks to confirm
+# "Delete everything and get out": when "forget me" leads but leaving is this likely too, the
+# person asked to go, so quick exit (which clears the chat) comes first. On the development
+# sets no plain "forget me" reaches it.
+EXIT_TOO = 0.25
 SCREEN_MIN = 0.35  # a tips screen or the report form
 UNSURE = 0.2  # below this for the best situation, ask which is closest instead of guessing
 WHO_MIN = 0.5  # a service for one group only, when the message is about that group this surely
@@ -115,6 +119,7 @@ class Understanding:
         self._danger = [i for i, s in enumerate(self.labels) if situations[s].danger]
         self._who = {g: [i for i, s in enumerate(self.labels) if situations[s].who == g]
                      for g in {s.who for s in situations.values() if s.who}}  # fmt: skip
+        self._exit = self.labels.index("command.exit")
         # What a person worried about their own behaviour is offered: never the victims' lines.
         self._own = {sid for s in situations.values() if s.who == "own" for sid in s.services}
 
@@ -146,8 +151,11 @@ class Understanding:
         best, p_best = ranked[0]
         top = self.situations[best]
         # "Get me out of here" can sound like danger: hiding the chat is what they asked for.
-        if top.command and p_best >= COMMAND_MIN and (danger is Danger.NO or top.command == "exit"):
-            return Reading(danger, p_danger, ranked, command=top.command)
+        command = top.command
+        if command == "forget" and probs[self._exit] >= EXIT_TOO:
+            command = "exit"
+        if command and p_best >= COMMAND_MIN and (danger is Danger.NO or command == "exit"):
+            return Reading(danger, p_danger, ranked, command=command)
         if top.danger and danger is Danger.YES:
             return Reading(danger, p_danger, ranked)  # the 999 card alone: nothing else now
         hits = self._hits(probs, top)

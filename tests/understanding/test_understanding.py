@@ -184,6 +184,11 @@ EXIT = [
     ("pt", "tira-me daqui depressa"),
     ("so", "dhakhso u xir"),
     ("es", "sácame de aquí rápido"),
+    # Asked to erase and to leave: leaving comes first, and quick exit clears the chat too.
+    ("en", "delete everything and close"),
+    ("fr", "effacer la conversation et quitter"),
+    ("es", "borrar todo y salir"),
+    ("fa", "khoruj fori, pak kon hamaro"),
 ]
 
 
