@@ -70,33 +70,65 @@ def run_jsonl(conv: Conversations, lang: str | None, stdin: TextIO, stdout: Text
         stdout.flush()
 
 
+class ConsoleChat:
+    """One person at a terminal: numbered choices in, plain text out."""
+
+    def __init__(self, conv: Conversations, lang: str | None) -> None:
+        self.conv = conv
+        self.lang = lang
+        self.choices: list[str] = []  # the ids of the choices shown last, by number
+        self.typed_answer = False  # the last screen takes a typed answer
+
+    def start(self) -> str:
+        """The first screen: `/start ar` chooses the language even over an earlier session's."""
+        return self.show(
+            self.conv.handle(CHANNEL, USER, Inbound.command("start", self.lang or "", self.lang))
+        )
+
+    def send(self, line: str) -> str:
+        """What the person typed, and what the assistant shows back."""
+        return self.show(self.conv.handle(CHANNEL, USER, self.read(line)))
+
+    def read(self, line: str) -> Inbound:
+        """A number chooses, except where the screen asks for typed words: then it is the answer."""
+        text = line.strip()
+        if not self.typed_answer and text.isdecimal() and 1 <= int(text) <= len(self.choices):
+            return Inbound.choice(self.choices[int(text) - 1], self.lang)
+        return parse_line(text, self.lang)[0]
+
+    def show(self, replies: list[Reply]) -> str:
+        """The replies as the terminal shows them.
+
+        Choices are numbered on from one reply to the next, so every choice shown in a turn
+        (the 999 card's as well as the answer's) has its own number. Where the screen takes a
+        typed answer they are listed without numbers, to be chosen by their words.
+        """
+        self.choices = []
+        self.typed_answer = any(r.typed_answer for r in replies)
+        out = []
+        for reply in replies:
+            out.append(plain(reply.text))
+            for c in reply.choices:
+                self.choices.append(c.id)
+                mark = "-" if self.typed_answer else f"{len(self.choices)}."
+                out.append(f"  {mark} {c.label}")
+            out.append("")
+        return "\n".join(out) + "\n"
+
+
 def run_chat(conv: Conversations, lang: str | None, stdin: TextIO = sys.stdin,
              stdout: TextIO = sys.stdout) -> None:  # fmt: skip
     """Talk to the assistant in a terminal: type a number, a question, or /exit."""
     stdout.write(
         "Safer K&C — type a number to choose, or write your question. Ctrl-D to leave.\n\n"
     )
-    # `/start ar` chooses the language even when an earlier session had another: --lang wins.
-    replies = conv.handle(CHANNEL, USER, Inbound.command("start", lang or "", lang))
+    chat = ConsoleChat(conv, lang)
+    shown = chat.start()
     while True:
-        # Numbered on from one reply to the next, so every choice shown in a turn (the 999
-        # card's as well as the answer's) has its own number.
-        choices: list[str] = []
-        for reply in replies:
-            stdout.write(plain(reply.text) + "\n")
-            for c in reply.choices:
-                choices.append(c.id)
-                stdout.write(f"  {len(choices)}. {c.label}\n")
-            stdout.write("\n")
-        stdout.write("> ")
+        stdout.write(shown + "> ")
         stdout.flush()
         line = stdin.readline()
         if not line:
             stdout.write("\n")
             return
-        text = line.strip()
-        if text.isdecimal() and 1 <= int(text) <= len(choices):
-            inbound = Inbound.choice(choices[int(text) - 1], lang)
-        else:
-            inbound, _error = parse_line(text, lang)
-        replies = conv.handle(CHANNEL, USER, inbound)
+        shown = chat.send(line)

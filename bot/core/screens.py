@@ -206,7 +206,12 @@ class Screens:
         st.session.node = screen
         node = self.content.nodes.get(screen)
         st.replies.append(
-            Reply(text, tuple(choices), request_location=bool(node and node.location))
+            Reply(
+                text,
+                tuple(choices),
+                request_location=bool(node and node.location),
+                typed_answer=bool(node and node.input),
+            )
         )
 
     def restart_form(self, st: State) -> None:

@@ -78,6 +78,8 @@ class Reply:
     effects: tuple[Effect, ...] = ()
     rtl: bool = False
     lang: str = "en"  # the language it is written in, for labels a channel adds
+    # The screen takes a typed answer: a number typed now is that answer, never a choice.
+    typed_answer: bool = False
 
 
 @dataclass

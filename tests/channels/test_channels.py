@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Protocol
 
 import pytest
 
+from bot.channels.console import ConsoleChat
 from bot.channels.telegram.channel import TelegramChannel
 from bot.core.engine import Engine
 from bot.core.types import Inbound
@@ -35,6 +37,12 @@ CONVERSATIONS: list[tuple[str, list[tuple[str, str]], list[str]]] = [
     ("danger", [("type", "he has a knife outside my door")], ["999", "55"]),
     ("privacy", [("type", "/privacy")], ["Forget me", "name or number"]),
     ("quick exit", [("press", "help"), ("press", "act:exit")], ["Cleared."]),
+    # A number typed where the form asks for words is the answer, never a button.
+    (
+        "a number as an answer",
+        [("press", "report.form"), ("type", "1")],
+        ["Where is it happening?"],
+    ),
 ]
 
 
@@ -51,13 +59,18 @@ def plain(text: str) -> str:
 
 
 class Console:
+    """A person at `bot chat`: types a choice's number when it is shown, JSON otherwise."""
+
     def __init__(self, engine: Engine) -> None:
-        self.conv = Conversations(engine, MemoryStore(), b"k" * 32)
-        self.conv.handle("console", "u", Inbound.choice("lang:en"))
+        self.chat = ConsoleChat(Conversations(engine, MemoryStore(), b"k" * 32), "en")
+        self.chat.start()
 
     async def step(self, kind: str, value: str, expect: int) -> list[str]:
-        inbound = Inbound.choice(value) if kind == "press" else Inbound.typed(value)
-        return [plain(r.text) for r in self.conv.handle("console", "u", inbound)]
+        if kind == "press" and value in self.chat.choices and not self.chat.typed_answer:
+            line = str(self.chat.choices.index(value) + 1)
+        else:
+            line = json.dumps({"choice": value}) if kind == "press" else value
+        return [self.chat.send(line)]
 
 
 class Telegram:

@@ -109,3 +109,13 @@ def test_run_with_no_channel_opens_the_console(tmp_path: Path) -> None:
                           text=True, env=env, timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "1. " in proc.stdout and "press 55" in proc.stdout
+
+
+def test_a_number_typed_as_a_report_answer_is_the_answer(conv: Conversations) -> None:
+    out = io.StringIO()
+    run_chat(conv, "en", io.StringIO('{"choice": "report.form"}\n1\n'), out)
+    text = out.getvalue()
+    question = text[text.index("what is happening?") :]
+    # The question's own buttons are not numbered, so "1" cannot press one of them.
+    assert "  - " in question and "  1. " not in question.split("Where is it happening?")[0]
+    assert "Where is it happening?" in question
