@@ -91,6 +91,9 @@ class Topic:
     summary: str
     short: str = ""
     first: tuple[str, ...] = ()  # services shown first, in this order; the rest follow
+    # About violence, abuse, young people or safeguarding: its screens offer quick exit and
+    # the one-line 999 reminder.
+    sensitive: bool = False
 
     @property
     def label(self) -> str:
@@ -104,6 +107,11 @@ class Directory:
 
     topics: dict[str, Topic] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
+
+    @property
+    def sensitive_topics(self) -> frozenset[str]:
+        """The topics whose screens offer quick exit and the 999 reminder."""
+        return frozenset(t.id for t in self.topics.values() if t.sensitive)
 
     def in_topic(self, topic_id: str) -> list[Service]:
         """The services listed under a topic: the topic's `first` ones, then the others."""
@@ -169,7 +177,7 @@ def parse_directory(data: Any, source: str = "directory.yaml") -> Directory:
             continue
         tid = str(raw.get("id", ""))
         where = f"topic {tid or i}"
-        for key in sorted(set(raw) - {"id", "name", "short", "summary", "first"}):
+        for key in sorted(set(raw) - {"id", "name", "short", "summary", "first", "sensitive"}):
             check.add(where, f"unknown field `{key}`")
         if not _ID.match(tid):
             check.add(where, "`id` must be lowercase letters, digits and hyphens")
@@ -185,6 +193,7 @@ def parse_directory(data: Any, source: str = "directory.yaml") -> Directory:
             check.text(raw, "summary", where),
             _short(check, raw, where),
             tuple(first),
+            raw.get("sensitive") is True,
         )
     for i, raw in enumerate(data.get("services") or []):
         service = _parse_service(raw, i, check, directory)

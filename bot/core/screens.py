@@ -28,8 +28,6 @@ LOST_ANSWERS = N_(
     "Sorry, what you typed for this report was lost: our system restarted. Nothing was sent. "
     "Please fill it in again."
 )
-# Screens about abuse or exploitation carry a quick-exit button.
-SENSITIVE_TOPICS = frozenset({"vawg", "youth", "slavery", "safeguarding", "victims"})
 BACK = N_("⬅️ Back")
 HOME = N_("🏠 Main menu")
 EXIT = N_("🚪 Quick exit")
@@ -85,7 +83,7 @@ class Screens:
             choices = [Choice(f"svc:{s.id}", _(s.label)) for s in shown]
             if more:
                 choices.append(Choice(f"topic:{topic}/{page + 1}", _(cards.MORE_SERVICES)))
-            sensitive = topic in SENSITIVE_TOPICS
+            sensitive = topic in d.sensitive_topics
             text = cards.topic_text(d.topics[topic], len(services), _, page)
             text += f"\n\n{_(REMINDER)}" if sensitive else ""
             back = "help" if page == 1 else _topic_screen(topic, page - 1)
@@ -98,7 +96,7 @@ class Screens:
             back = _topic_screen(topic, page) if topic in service.topics else "help"
             if st.session.data.get("results") and rest in st.session.data["results"]:
                 back = RESULTS
-            sensitive = bool(SENSITIVE_TOPICS.intersection(service.topics))
+            sensitive = bool(d.sensitive_topics.intersection(service.topics))
             text = cards.service_card(service, st.now, _)
             if sensitive and rest != "police-emergency":
                 text += f"\n\n{_(REMINDER)}"
@@ -161,7 +159,7 @@ class Screens:
         if kind == "topic" and options and all(o in d.topics for o in options):
             choices = [Choice(f"topic:{o}", _(d.topics[o].label)) for o in options]
             choices.append(Choice(RESULTS, _(SEE_SERVICES)))
-            sensitive = bool(SENSITIVE_TOPICS.intersection(options))
+            sensitive = bool(d.sensitive_topics.intersection(options))
             text = _(ASK_TOPIC) + (f"\n\n{_(REMINDER)}" if sensitive else "")
             return text, self.nav(st, choices, self.came_from(st), sensitive=sensitive)
         raise UnknownScreen(ASK)
@@ -177,7 +175,7 @@ class Screens:
         intro = _("These services may help:")
         # About violence, abuse, young people or safeguarding: a service there first and foremost
         # (the police, listed under many topics, do not make a noise complaint sensitive).
-        sensitive = any(s.topics[:1] and s.topics[0] in SENSITIVE_TOPICS for s in found)
+        sensitive = any(s.topics[:1] and s.topics[0] in d.sensitive_topics for s in found)
         text = f"{intro}\n\n{body}" + (f"\n\n{_(REMINDER)}" if sensitive else "")
         return text, self.nav(st, choices, self.came_from(st), sensitive)
 

@@ -193,3 +193,12 @@ def test_every_flow_action_does_something_and_forget_always_asks_first(engine: E
     assert set(engine.actions.handlers) == {
         "exit", "forget", "forget_confirmed", "file_report", "cancel_report", "trigger_result"
     }  # fmt: skip
+
+
+def test_quick_exit_is_on_the_topics_the_directory_marks_sensitive(engine: Engine) -> None:
+    topics = engine.content.directory.topics
+    assert {t for t in topics if topics[t].sensitive} >= {"vawg", "youth", "safeguarding"}
+    for topic in topics:
+        [screen] = Chat(engine, "en").press(f"topic:{topic}")
+        assert ("act:exit" in ids(screen)) is topics[topic].sensitive, topic
+        assert ("999" in screen.text) is topics[topic].sensitive, topic
