@@ -79,7 +79,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "flows":
         content = load_content()
         drawing = mermaid(content.nodes, content.directory.topics)
-        print(drawing if args.action == "draw" else f"{len(content.nodes)} nodes OK")
+        names = {c.name for c in content.commands.values()}
+        checked = f"{len(content.nodes)} nodes and {len(names)} commands OK"
+        print(drawing if args.action == "draw" else checked)
         return 0
     if args.command == "search":
         return search(args)

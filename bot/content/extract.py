@@ -1,4 +1,4 @@
-"""A Babel extractor for the assistant's YAML: flows/*.yaml and directory.yaml."""
+"""A Babel extractor for the assistant's YAML: flows/*.yaml, commands.yaml and directory.yaml."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import yaml
 
 # Which keys hold words a person reads, and a note for the translator.
 FLOW_KEYS = {"text": "Screen text", "label": "Button (24 characters at most)"}
+COMMAND_KEYS = {"description": "A command in Telegram's menu: what it does, in a few words"}
 DIRECTORY_KEYS = {
     "name": "Name. A proper noun (an organisation) stays as it is; translate a plain description",
     "short": "Name on a button (24 characters at most). Proper nouns stay as they are",
@@ -53,7 +54,8 @@ def extract_yaml(
         yield from _walk(root, DIRECTORY_KEYS, "")
         return
     for key, nodes in root.value:
-        if key.value != "nodes" or not isinstance(nodes, yaml.MappingNode):
+        if not isinstance(nodes, yaml.MappingNode) or key.value not in ("nodes", "commands"):
             continue
+        keys, kind = (FLOW_KEYS, "node") if key.value == "nodes" else (COMMAND_KEYS, "command")
         for node_id, body in nodes.value:
-            yield from _walk(body, FLOW_KEYS, f"node {node_id.value}")
+            yield from _walk(body, keys, f"{kind} {node_id.value}")

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.content.commands import Command, load_commands
 from bot.content.corpus import CorpusError, Situation, check, load_situations
 from bot.content.directory import Directory, load_directory
 from bot.content.flows import Node, load_flows
@@ -30,6 +31,7 @@ class Content:
     nodes: dict[str, Node]
     catalogs: Catalogs
     situations: dict[str, Situation]
+    commands: dict[str, Command]
 
     @property
     def locales(self) -> Path:
@@ -49,4 +51,5 @@ def load_content(root: Path | None = None) -> Content:
     problems, _warnings = check(situations, [], groups, set(nodes))
     if problems:
         raise CorpusError(problems)
-    return Content(root, directory, nodes, Catalogs(root / "locales"), situations)
+    commands = load_commands(root / "commands.yaml", set(nodes))
+    return Content(root, directory, nodes, Catalogs(root / "locales"), situations, commands)

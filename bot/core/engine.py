@@ -108,24 +108,20 @@ class Engine:
 
     # Inbound kinds.
     def _command(self, st: State, name: str, arg: str) -> None:
-        if name == "start":
-            target = self._deep_link(st, arg.strip())
-            self.screens.go_or_ask_language(st, target)
-        elif name == "exit":
-            self.actions.quick_exit(st)
-        elif name in ("language", "lang"):
-            self.screens.show(st, LANGUAGE)
-        elif name == "forget":
-            self.actions.ask_forget(st)
-        elif name == "help":
-            self.screens.go_or_ask_language(st, "about")
-        elif name in ("privacy", "menu", EMERGENCY, "report", "tips"):
-            self.screens.go_or_ask_language(st, name)
-        else:
+        command = self.content.commands.get(name)
+        if command is None:
             _ = self.screens.tr(st)
             self.screens.nudge(
                 st, _("Sorry, I don't know that command. Here is the main menu."), MENU
             )
+        elif command.action:
+            self.actions.handlers[command.action](st)
+        elif command.goto == LANGUAGE:
+            self.screens.show(st, LANGUAGE)  # the language question itself, never asked first
+        elif command.name == "start":
+            self.screens.go_or_ask_language(st, self._deep_link(st, arg.strip()))
+        else:
+            self.screens.go_or_ask_language(st, command.goto)
 
     def _choice(self, st: State, choice_id: str) -> None:
         kind, _sep, rest = choice_id.partition(":")

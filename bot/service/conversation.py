@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.content import commands
+from bot.content.commands import Command
 from bot.content.i18n import N_, Catalogs
 from bot.core.engine import Engine
 from bot.core.forms import DRAFT
@@ -95,6 +97,11 @@ class Conversations:
     def catalogs(self) -> Catalogs:
         """The screens' words in every language, for what a channel says itself."""
         return self.engine.content.catalogs
+
+    @property
+    def menu(self) -> list[Command]:
+        """The commands a channel lists in its menu, in order."""
+        return commands.menu(self.engine.content.commands)
 
     def guess_language(self, text: str) -> str | None:
         """The language a first message is clearly written in, or None to ask."""

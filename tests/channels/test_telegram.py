@@ -15,7 +15,7 @@ import pytest
 
 from bot.channels.server import server
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.render import COMMANDS, to_html
+from bot.channels.telegram.render import to_html
 from bot.channels.web import MAX_BODY, TELEGRAM_SECRET_HEADER, create_app
 from bot.content.i18n import LANGS
 from bot.core.engine import Engine
@@ -111,9 +111,8 @@ async def test_commands_are_listed_in_every_language(
 ) -> None:
     await start()
     assert set(fake.commands) == {None, *LANGS}
-    names = [name for name, _desc in COMMANDS]
+    names = ["start", "help", "language", "exit", "forget", "privacy"]  # as commands.yaml has them
     assert [c["command"] for c in fake.commands["so"]] == names
-    assert names == ["start", "help", "language", "exit", "forget", "privacy"]
     fr = {c["command"]: c["description"] for c in fake.commands["fr"]}
     en = {c["command"]: c["description"] for c in fake.commands[None]}
     assert en["exit"] == "Quick exit: clear this chat"

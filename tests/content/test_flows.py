@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.content.commands import load_commands
 from bot.content.directory import MAX_LABEL
 from bot.content.flows import FlowError, load_flows, mermaid
 from bot.content.i18n import LANGS
@@ -162,3 +163,31 @@ def test_mermaid_draws_every_node(content: Content) -> None:
     assert 'report_form_where -- "typed: where" --> report_form_when' in drawing
     assert 'help -- "topic" --> topic_vawg' in drawing
     assert 'report_form_change -. "Back" .-> report_form_confirm' in drawing
+
+
+def test_command_problems_are_named(tmp_path: Path, content: Content) -> None:
+    (tmp_path / "commands.yaml").write_text(
+        "commands:\n"
+        "  start: {goto: menu}\n"
+        "  go: {goto: nowhere}\n"
+        "  wipe: {action: shred}\n"
+        "  both: {goto: menu, action: exit}\n"
+        "  again: {goto: menu, also: [start]}\n"
+    )
+    with pytest.raises(FlowError) as err:
+        load_commands(tmp_path / "commands.yaml", set(content.nodes))
+    message = str(err.value)
+    assert "command go: goes to `nowhere`, which does not exist" in message
+    assert "command wipe: unknown action `shred`" in message
+    assert "command both: needs exactly one of `goto` or `action`" in message
+    assert "command again: /start is already a command" in message
+
+
+def test_every_command_in_the_file_answers(chat: Chat, content: Content) -> None:
+    for name, command in content.commands.items():
+        [*_before, reply] = Chat(chat.engine, "en").command(name)
+        if command.goto:
+            assert reply.text, name
+        assert "don't know that command" not in reply.text, name
+    [reply] = chat.command("nonsense")
+    assert "don't know that command" in reply.text

@@ -26,7 +26,7 @@ from telegram.ext import (
 
 from bot.channels.retry import retrying
 from bot.channels.telegram.http import backoff
-from bot.channels.telegram.render import COMMANDS, MAX_CALLBACK, inbound_from, render
+from bot.channels.telegram.render import MAX_CALLBACK, inbound_from, render
 from bot.channels.telegram.sent import ChatHistory
 from bot.channels.telegram.staff import PAUSES, StaffPoster, stats_text
 from bot.channels.telegram.updates import (
@@ -187,7 +187,7 @@ class TelegramChannel:
         catalogs = self.conversations.catalogs
         for lang in (None, *LANGS):
             _ = catalogs.get(lang or "en")
-            commands = [BotCommand(name, _(desc)) for name, desc in COMMANDS]
+            commands = [BotCommand(c.name, _(c.description)) for c in self.conversations.menu]
             await self._retry(
                 functools.partial(self.app.bot.set_my_commands, commands, language_code=lang)
             )

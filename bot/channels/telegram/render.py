@@ -24,15 +24,6 @@ MAX_TEXT = 4096  # Telegram's limit for one message, counted after markup is par
 MAX_CALLBACK = 64  # bytes of callback data Telegram keeps on a button
 PAIR_LABEL = 14  # two buttons share a row when both labels are this short
 
-# The commands Telegram lists in its menu, with descriptions in every language.
-COMMANDS = (
-    ("start", N_("Main menu")),
-    ("help", N_("How this assistant works")),
-    ("language", N_("Change language")),
-    ("exit", N_("Quick exit: clear this chat")),
-    ("forget", N_("Forget me: erase what is kept")),
-    ("privacy", N_("Privacy: what is kept and why")),
-)
 SHARE_LOCATION = N_("📍 Share my location")
 SHARE_LOCATION_HINT = N_("Or press the button below to share where you are.")
 
