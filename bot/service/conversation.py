@@ -13,9 +13,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.content import commands
-from bot.content.commands import Command
-from bot.content.i18n import N_, Catalogs
+from bot.content.i18n import N_
+from bot.content.loader import Content
 from bot.core.engine import Engine
 from bot.core.forms import DRAFT
 from bot.core.reports import Report
@@ -94,14 +93,9 @@ class Conversations:
         self._told = Window(1, RATE_WINDOW)  # people asked to slow down in the last minute
 
     @property
-    def catalogs(self) -> Catalogs:
-        """The screens' words in every language, for what a channel says itself."""
-        return self.engine.content.catalogs
-
-    @property
-    def menu(self) -> list[Command]:
-        """The commands a channel lists in its menu, in order."""
-        return commands.menu(self.engine.content.commands)
+    def content(self) -> Content:
+        """The words in every language and the commands, for what a channel says itself."""
+        return self.engine.content
 
     def guess_language(self, text: str) -> str | None:
         """The language a first message is clearly written in, or None to ask."""
@@ -203,14 +197,8 @@ class Conversations:
         """Not sent: too many reports at once. The answers stay, so Send works later."""
         return self._send_later(key, now, draft, lang, TOO_MANY_REPORTS)
 
-    def _send_later(
-        self,
-        key: str,
-        now: float,
-        draft: tuple[float, dict[str, Any]] | None,
-        lang: str | None,
-        message: str,
-    ) -> Reply:
+    def _send_later(self, key: str, now: float, draft: tuple[float, dict[str, Any]] | None,
+                    lang: str | None, message: str) -> Reply:  # fmt: skip
         """A report not filed: keep its answers in memory and offer Send again."""
         if draft is not None:
             self._drafts[key] = (now, draft[1])

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
@@ -50,11 +51,9 @@ def translations(message: Message) -> list[str]:
 
 
 def test_template_holds_every_text_in_code_flows_and_directory() -> None:
-    method_map = [
-        ("bot/**.py", "python"),
-        ("flows/**.yaml", "bot.content.extract:extract_yaml"),
-        ("directory.yaml", "bot.content.extract:extract_yaml"),
-    ]
+    # The same places `scripts/i18n extract` reads, so a new content file cannot be missed.
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as cfg:
+        method_map, _options = parse_mapping_cfg(cfg)
     keywords = {"_": None, "N_": None, "plural": (1, 2)}
     found = {msg[2] if isinstance(msg[2], str) else msg[2][0]
              for msg in extract_from_dir(str(ROOT), method_map, keywords=keywords)}  # fmt: skip

@@ -36,6 +36,7 @@ from bot.channels.telegram.updates import (
     Requests,
     update_sender,
 )
+from bot.content.commands import menu
 from bot.content.i18n import LANGS
 from bot.core.types import Effect, Inbound, Kind, Reply
 from bot.service.conversation import Conversations
@@ -184,10 +185,10 @@ class TelegramChannel:
 
     async def publish_commands(self) -> None:
         """Telegram's command menu, in each language (English for everyone else)."""
-        catalogs = self.conversations.catalogs
+        content = self.conversations.content
         for lang in (None, *LANGS):
-            _ = catalogs.get(lang or "en")
-            commands = [BotCommand(c.name, _(c.description)) for c in self.conversations.menu]
+            _ = content.catalogs.get(lang or "en")
+            commands = [BotCommand(c.name, _(c.description)) for c in menu(content.commands)]
             await self._retry(
                 functools.partial(self.app.bot.set_my_commands, commands, language_code=lang)
             )
@@ -244,7 +245,7 @@ class TelegramChannel:
     # Sending.
     async def deliver(self, chat_id: int, replies: list[Reply]) -> None:
         """Send each reply in order, erasing the conversation first where asked."""
-        catalogs = self.conversations.catalogs
+        catalogs = self.conversations.content.catalogs
         for reply in replies:
             if Effect.ERASE_CHAT in reply.effects:
                 await self.erase(chat_id)

@@ -181,7 +181,7 @@ class WhatsAppChannel:
             await self._converse(user, Inbound.choice("page:expired"), None)
             return
         reply = kept[1]
-        _ = self.conversations.catalogs.get(reply.lang)
+        _ = self.conversations.content.catalogs.get(reply.lang)
         for out in render(reply, _, int(page)):
             await self._send(user, out)
 
@@ -197,7 +197,7 @@ class WhatsAppChannel:
                 self._pages.pop(user, None)
             if reply.choices:
                 self._pages[user] = (self._clock(), reply)
-            _ = self.conversations.catalogs.get(reply.lang)
+            _ = self.conversations.content.catalogs.get(reply.lang)
             for out in render(reply, _):
                 await self._send(user, out)
 
