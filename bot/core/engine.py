@@ -17,7 +17,7 @@ from bot.content.i18n import (
 )
 from bot.content.loader import Content
 from bot.core import forms
-from bot.core.actions import FORGET_CONFIRM, Actions
+from bot.core.actions import Actions
 from bot.core.reports import new_reference
 from bot.core.screens import (
     ASK,
@@ -192,7 +192,7 @@ class Engine:
         urgent = bool(st.replies)  # the emergency card is already there
         if reading.command and not urgent:
             st.events.append(("search", "command"))
-            self._run(st, reading.command)
+            self._command(st, reading.command, "")  # words do what the /command does
             return
         if reading.screen and not urgent:
             # Asking how to stay safe: the advice itself, rather than a helpline.
@@ -225,22 +225,11 @@ class Engine:
             st.session.data["came_from"] = st.session.node  # Back returns there
         st.session.data.pop("topic", None)
 
-    def _run(self, st: State, command: str) -> None:
-        """A command typed in words: what its button or /command does."""
-        if command == "exit":
-            self.actions.quick_exit(st)
-        elif command == "forget":
-            self.screens.show(st, FORGET_CONFIRM)
-        else:
-            self.screens.show(
-                st, {"language": LANGUAGE, "menu": MENU, "privacy": "privacy"}[command]
-            )
-
     def _situation(self, st: State, situation_id: str) -> None:
         """A situation chosen from a question back: its services, screen or command."""
         situation = self.content.situations[situation_id]
         if situation.command:
-            self._run(st, situation.command)
+            self._command(st, situation.command, "")
         elif situation.screen:
             self.screens.show(st, situation.screen)
         elif situation.danger:

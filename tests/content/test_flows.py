@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.content.commands import load_commands
+from bot.content.corpus import COMMANDS as SITUATION_COMMANDS
 from bot.content.directory import MAX_LABEL
 from bot.content.flows import FlowError, load_flows, mermaid
 from bot.content.i18n import LANGS
@@ -184,6 +185,7 @@ def test_command_problems_are_named(tmp_path: Path, content: Content) -> None:
 
 
 def test_every_command_in_the_file_answers(chat: Chat, content: Content) -> None:
+    assert set(SITUATION_COMMANDS) <= set(content.commands)  # words run the same commands
     for name, command in content.commands.items():
         [*_before, reply] = Chat(chat.engine, "en").command(name)
         if command.goto:

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from bot.content.i18n import LANGS
-from bot.core.engine import FORGET_CONFIRM, Engine
+from bot.core.actions import FORGET_CONFIRM
+from bot.core.engine import Engine
 from bot.core.screens import ASK, EMERGENCY, LANGUAGE, REMINDER, RESULTS
 from bot.understanding.reader import DANGER_ASK, DANGER_YES, Danger
 from tests.conftest import Chat, ids
