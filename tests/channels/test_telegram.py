@@ -145,7 +145,7 @@ async def quick_exit(fake: FakeTelegram, chat: int) -> set[int]:
     """Send /exit; once only the "Cleared" message is left, the ids Telegram was asked to delete."""
     fake.user_message(chat, "/exit")
     await fake.wait_for(
-        lambda: (
+        lambda: bool(
             fake.calls_to("deleteMessages") and fake.sent(chat)[-1]["text"].startswith("Cleared")
         )
     )

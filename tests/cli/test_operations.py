@@ -281,7 +281,6 @@ async def test_health_check_fails_when_the_database_cannot_be_written(
     import shutil
     import sqlite3
 
-    from bot.storage import sqlite as store_module
 
     store = SqliteStore(tmp_path / "bot.db", busy_timeout=0.1)
     app = create_app(store)
@@ -296,11 +295,9 @@ async def test_health_check_fails_when_the_database_cannot_be_written(
         other.execute("rollback")
         other.close()
         real = shutil.disk_usage
-        monkeypatch.setattr(
-            store_module.shutil, "disk_usage", lambda p: real(p)._replace(free=1_000_000)
-        )
+        monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1_000_000))
         full = await client.get("/healthz")
         assert full.status_code == 503 and full.json()["database"] == "disk full"
-        monkeypatch.setattr(store_module.shutil, "disk_usage", real)
+        monkeypatch.setattr(shutil, "disk_usage", real)
         assert (await client.get("/healthz")).status_code == 200
     store.close()

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -116,20 +117,21 @@ def test_a_full_disk_when_sending_a_report_writes_nothing_and_says_so(
     conv: Conversations, tmp_path: Path
 ) -> None:
     to_confirmation(conv)
-    before = dict(conv.store.db.execute("select key, node from sessions").fetchall())
+    db = cast(SqliteStore, conv.store).db
+    before = dict(db.execute("select key, node from sessions").fetchall())
     filler = fill_up(tmp_path / "bot.db")
     cap = filler.execute("pragma max_page_count").fetchone()[0]
-    conv.store.db.execute(f"pragma max_page_count = {cap}")  # the bot's connection sees it too
+    db.execute(f"pragma max_page_count = {cap}")  # the bot's connection sees it too
     [sorry] = conv.handle("telegram", "u1", SEND, "upd-1")
     assert "your report was not saved" in sorry.text
     # Nothing half-written: no report row, the session still at the form, the update not marked.
     assert WHAT not in json.dumps([r.what for r in conv.store.reports()])
-    assert dict(conv.store.db.execute("select key, node from sessions").fetchall()) == before
+    assert dict(db.execute("select key, node from sessions").fetchall()) == before
     assert conv.store.processed(conv.key("telegram", "update:upd-1")) == (False, None)
     # Space again (an operator cleared the disk): the same button files the same report.
     filler.execute("delete from reports where reference like 'FILL-%'")
     filler.close()
-    conv.store.db.execute("pragma max_page_count = 1073741823")
+    db.execute("pragma max_page_count = 1073741823")
     [done] = conv.handle("telegram", "u1", SEND, "upd-1")
     [report] = conv.store.reports()
     assert report.what == WHAT and report.reference in done.text
