@@ -22,6 +22,7 @@ from bot.storage.store import (
     INBOX_TRIES,
     INBOX_TTL,
     MESSAGE_IDS_TTL,
+    PROCESSED_TTL,
     SESSION_TTL,
     STAFF_POSTS_TTL,
     StoreFull,
@@ -188,7 +189,7 @@ class SqliteStore:
                 "delete from sessions where updated_at < ?", [now - SESSION_TTL]
             ).rowcount
             reports = self.db.execute("delete from reports where created_at < ?", [cutoff]).rowcount
-            self.db.execute("delete from processed where at < ?", [now - 7 * 86400])
+            self.db.execute("delete from processed where at < ?", [now - PROCESSED_TTL])
             self.db.execute("delete from message_ids where at < ?", [now - MESSAGE_IDS_TTL])
             self.db.execute("delete from inbox where at < ?", [now - INBOX_TTL])
             self.db.execute(

@@ -16,6 +16,7 @@ SESSION_TTL = 24 * 3600.0  # a session is forgotten after a day without messages
 MESSAGE_IDS_TTL = 48 * 3600.0  # Telegram lets a bot delete a message for 48 hours, no longer
 INBOX_TRIES = 3  # an update that was in hand at three crashes in a row is dropped, not retried
 INBOX_TTL = 3600.0  # an update older than this when the bot comes back is dropped, not run
+PROCESSED_TTL = 7 * 86400.0  # an update's id is kept a week: redeliveries come within hours
 STAFF_POSTS_TTL = 7 * 86400.0  # a report not posted to staff within a week is left to the export
 
 

@@ -281,7 +281,6 @@ async def test_health_check_fails_when_the_database_cannot_be_written(
     import shutil
     import sqlite3
 
-
     store = SqliteStore(tmp_path / "bot.db", busy_timeout=0.1)
     app = create_app(store)
     async with httpx.AsyncClient(
