@@ -84,16 +84,16 @@ class Actions:
     def cancel_report(self, st: State) -> None:
         """Don't send: the answers typed so far are dropped."""
         _ = self.screens.tr(st)
-        st.session.data.pop(forms.DRAFT, None)
+        st.session.draft = {}
         self.screens.nudge(st, _("Your report was not sent, and what you typed is gone."), MENU)
 
     def file_report(self, st: State) -> None:
         """Send: the report is filed with a reference, once."""
         _ = self.screens.tr(st)
-        draft = st.session.data.get(forms.DRAFT) or {}
+        draft = st.session.draft
         if draft.get("what"):
             st.report = forms.build(draft, self.references(), st.session.lang or "en", st.now)
-            st.session.data.pop(forms.DRAFT, None)
+            st.session.draft = {}
             st.events.append(("report", str(draft.get("category", "other"))))
             st.replies.append(self.confirmation(st.session.lang, st.report.reference))
             st.session.node = MENU
@@ -104,13 +104,13 @@ class Actions:
 
     def trigger_result(self, st: State) -> None:
         """Whether the Community Trigger applies, from the answers given."""
-        draft = st.session.data.get(forms.DRAFT) or {}
+        draft = st.session.draft
         count = int(draft.get("count", "0") or 0)
         today = st.now.date()
         latest = today - timedelta(days=0 if draft.get("latest") == "recent" else 35)
         incidents = [latest] + [today - timedelta(days=60 + i) for i in range(count - 1)]
         applies = community_trigger_applies(incidents, today)
-        st.session.data.pop(forms.DRAFT, None)
+        st.session.draft = {}
         st.events.append(("trigger", "applies" if applies else "not_yet"))
         self.screens.show(st, "trigger.yes" if applies else "trigger.no")
 

@@ -6,7 +6,6 @@ import copy
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.content.i18n import (
@@ -28,7 +27,7 @@ from bot.core.screens import (
     Screens,
 )
 from bot.core.state import State, Turn
-from bot.core.types import Inbound, Kind, Reply, Session
+from bot.core.types import Asked, Inbound, Kind, Reply, Session
 from bot.understanding.langid import LanguageGuesser
 from bot.understanding.reader import (
     Ask,
@@ -78,7 +77,7 @@ class Engine:
     # The one entry point.
     def handle(self, session: Session, inbound: Inbound, now: datetime | None = None) -> Turn:
         """Answer one inbound event; never raises for anything a person can send."""
-        st = State(replace(session, data=copy.deepcopy(session.data)), now or datetime.now(UTC))
+        st = State(copy.deepcopy(session), now or datetime.now(UTC))
         if st.session.lang is None:
             st.session.lang = negotiate(inbound.lang_hint)
         if inbound.kind is Kind.COMMAND:
@@ -128,7 +127,8 @@ class Engine:
         if kind == "lang" and rest in LANGS:
             st.session.lang = rest
             st.events.append(("language", rest))
-            self.screens.show(st, st.session.data.pop("after_lang", MENU))
+            after, st.session.after_lang = st.session.after_lang or MENU, ""
+            self.screens.show(st, after)
         elif kind == "act" and rest in self.actions.handlers:
             self.actions.handlers[rest](st)
         elif (choice := self.actions.set_choice(choice_id)) is not None:
@@ -211,7 +211,7 @@ class Engine:
         ask = Ask("danger", ()) if reading.danger is Danger.MAYBE else reading.ask
         if ask and not urgent:
             st.events.append(("ask", ask.kind))
-            st.session.data["ask"] = {"kind": ask.kind, "options": list(ask.options)}
+            st.session.asked = Asked(ask.kind, tuple(ask.options))
             self.screens.show(st, ASK)
         else:
             self.screens.show(st, RESULTS)
@@ -220,10 +220,10 @@ class Engine:
         """Keep the services found, for the results screen: their ids, never the words."""
         for sid in services:
             st.events.append(("service", sid))
-        st.session.data["results"] = services
+        st.session.results = tuple(services)
         if st.session.node not in (RESULTS, ASK, None):
-            st.session.data["came_from"] = st.session.node  # Back returns there
-        st.session.data.pop("topic", None)
+            st.session.came_from = st.session.node  # Back returns there
+        st.session.topic = ""
 
     def _situation(self, st: State, situation_id: str) -> None:
         """A situation chosen from a question back: its services, screen or command."""

@@ -9,7 +9,6 @@ from typing import Any
 from bot.content.i18n import N_, Translator
 from bot.core.reports import Report
 
-DRAFT = "draft"  # the session key for answers in progress; never written to disk
 MAX_ANSWER = 500
 
 # Postcode districts wholly in the borough, and those it shares with its neighbours.

@@ -73,9 +73,7 @@ class Screens:
         if topic in d.topics and page:
             if page == 1:
                 st.events.append(("topic", topic))
-            st.session.data["topic"] = topic
-            st.session.data["topic_page"] = page
-            st.session.data.pop("results", None)
+            st.session.topic, st.session.topic_page, st.session.results = topic, page, ()
             services = d.in_topic(topic)
             shown, more = cards.topic_page(services, page)
             if not shown:
@@ -91,10 +89,9 @@ class Screens:
         if kind == "svc" and rest in d.services:
             st.events.append(("service", rest))
             service = d.services[rest]
-            topic = str(st.session.data.get("topic") or "")
-            page = int(st.session.data.get("topic_page") or 1)
+            topic, page = st.session.topic, st.session.topic_page
             back = _topic_screen(topic, page) if topic in service.topics else "help"
-            if st.session.data.get("results") and rest in st.session.data["results"]:
+            if rest in st.session.results:
                 back = RESULTS
             sensitive = bool(d.sensitive_topics.intersection(service.topics))
             text = cards.service_card(service, st.now, _)
@@ -114,7 +111,7 @@ class Screens:
             # Nobody can read a question in a language they don't know: ask in all seven.
             text = "\n".join(self.content.catalogs.get(lang)(node.text) for lang in LANGS)
         if node.action == "report_summary":
-            text += "\n\n" + forms.summary(st.session.data.get(forms.DRAFT, {}), _)
+            text += "\n\n" + forms.summary(st.session.draft, _)
         if node.services:
             text += "\n\n" + "\n\n".join(
                 cards.compact_card(d.services[sid], _) for sid in node.services
@@ -140,16 +137,16 @@ class Screens:
 
     def came_from(self, st: State) -> str:
         """Where Back goes from results: the screen the person typed their question on."""
-        came = str(st.session.data.get("came_from") or "help")
+        came = st.session.came_from or "help"
         return came if self.exists(came) and not came.startswith(("act:", "sit:")) else "help"
 
     def _ask(self, st: State) -> tuple[str, list[Choice]]:
         """The question back: danger now, who it is about, or which topic is closest."""
         _ = self.tr(st)
-        ask = st.session.data.get("ask") or {}
-        kind, options = ask.get("kind"), [str(o) for o in ask.get("options") or []]
+        asked = st.session.asked
+        kind, options = (asked.kind, list(asked.options)) if asked else ("", [])
         d = self.content.directory
-        if kind == "danger" and st.session.data.get("results"):
+        if kind == "danger" and st.session.results:
             choices = [Choice(EMERGENCY, _("Yes, danger now")), Choice(RESULTS, _("No"))]
             return _(ASK_DANGER), self.nav(st, choices, self.came_from(st), sensitive=True)
         if kind == "who" and all(o in WHO_LABELS for o in options):
@@ -167,7 +164,7 @@ class Screens:
     def _results(self, st: State) -> tuple[str, list[Choice]]:
         _ = self.tr(st)
         d = self.content.directory
-        found = [d.services[i] for i in st.session.data.get("results", []) if i in d.services]
+        found = [d.services[i] for i in st.session.results if i in d.services]
         if not found:
             raise UnknownScreen(RESULTS)
         body = "\n\n".join(cards.compact_card(s, _) for s in found)
@@ -182,7 +179,7 @@ class Screens:
     def go_or_ask_language(self, st: State, screen: str) -> None:
         """Show a screen, or first the languages when none is chosen yet."""
         if st.session.lang is None:
-            st.session.data["after_lang"] = screen
+            st.session.after_lang = screen
             self.show(st, LANGUAGE)
         else:
             self.show(st, screen)
@@ -233,7 +230,7 @@ class Screens:
         """A number or a button's words typed instead of pressed."""
         try:
             _text, choices = self.render(
-                State(replace(st.session, data=copy.deepcopy(st.session.data)), st.now),
+                State(copy.deepcopy(st.session), st.now),
                 st.session.node,
             )
         except UnknownScreen:

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from bot.core import forms
 from bot.core.reports import Report
 from bot.core.types import Reply, Session
 
@@ -39,4 +38,4 @@ class State:
     @property
     def draft(self) -> dict[str, str]:
         """The report form's answers so far."""
-        return self.session.data.setdefault(forms.DRAFT, {})  # type: ignore[no-any-return]
+        return self.session.draft

@@ -16,7 +16,6 @@ from typing import Any
 from bot.content.i18n import N_
 from bot.content.loader import Content
 from bot.core.engine import Engine
-from bot.core.forms import DRAFT
 from bot.core.reports import Report
 from bot.core.screens import HOME, MENU
 from bot.core.types import Choice, Effect, Inbound, Reply, Session
@@ -135,7 +134,7 @@ class Conversations:
             session = unsaved
         draft = self._drafts.get(key)
         if draft and now - draft[0] <= SESSION_TTL:
-            session = replace(session, data={**session.data, DRAFT: dict(draft[1])})
+            session = replace(session, draft=dict(draft[1]))
         try:
             turn = self.engine.handle(session, inbound, datetime.fromtimestamp(now, UTC))
         except Exception:
@@ -147,7 +146,7 @@ class Conversations:
         if turn.report is not None and self._too_many_reports(key, now):
             log.warning("one person is sending many reports", extra=self._who(channel, key))
             return [self._hold_report(key, now, draft, session.lang)]
-        answers = kept.data.pop(DRAFT, None)
+        answers, kept.draft = kept.draft, {}
         if answers:
             self._drafts[key] = (now, answers)
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -23,8 +22,7 @@ from bot.storage.store import (
 
 def _copy(session: Session) -> Session:
     """The session as SQLite gives it back: its own copy, its data through JSON."""
-    data = json.loads(json.dumps(session.data, ensure_ascii=False))
-    return Session(session.lang, session.node, data, float(session.updated_at))
+    return Session.restored(session.lang, session.node, session.stored(), session.updated_at)
 
 
 class MemoryStore:

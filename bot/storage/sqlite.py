@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import sqlite3
 import time
@@ -74,7 +73,7 @@ class SqliteStore:
         if not rows or now - rows[0]["updated_at"] > SESSION_TTL:
             return None
         row = rows[0]
-        return Session(row["lang"], row["node"], json.loads(row["data"]), row["updated_at"])
+        return Session.restored(row["lang"], row["node"], row["data"], row["updated_at"])
 
     @unavailable
     def save_session(self, key: str, session: Session) -> None:
@@ -83,7 +82,7 @@ class SqliteStore:
             "key": key,
             "lang": session.lang,
             "node": session.node,
-            "data": json.dumps(session.data, ensure_ascii=False),
+            "data": session.stored(),
             "updated_at": session.updated_at,
         }
         self.db.table("sessions").upsert(row, pk="key")
@@ -123,8 +122,7 @@ class SqliteStore:
                 conn.execute(
                     "insert or replace into sessions (key, lang, node, data, updated_at) "
                     "values (?, ?, ?, ?, ?)",
-                    [key, session.lang, session.node, json.dumps(session.data, ensure_ascii=False),
-                     session.updated_at],
+                    [key, session.lang, session.node, session.stored(), session.updated_at],
                 )  # fmt: skip
             if report is not None:
                 row = {**report.row(), "user_key": user_key}

@@ -45,7 +45,7 @@ def open_screen(engine: Engine, lang: str, screen: str) -> tuple[Chat, list[Repl
     chat = Chat(engine, lang)
     chat.session.node = "privacy.forget" if screen == "act:forget_confirmed" else MENU
     if screen == "report.form.confirm":  # the summary needs answers to sum up
-        chat.session.data["draft"] = {"what": "Loud music", "where": "W10"}
+        chat.session.draft = {"what": "Loud music", "where": "W10"}
     return chat, chat.press(screen)
 
 
@@ -96,7 +96,7 @@ def test_every_node_is_reachable_from_the_menu(engine: Engine, content: Content)
             # every answer is tried at every screen (the Community Trigger's route depends on
             # them), without walking every combination of answers, which takes minutes.
             where = step.session.node
-            draft = step.session.data.get("draft", {})
+            draft = step.session.draft
             state = {(where, "", "")} | {(where, k, repr(v)) for k, v in draft.items()}
             reached.add(where)
             if not state <= seen:
@@ -151,7 +151,7 @@ def test_an_old_numbered_button_is_answered_kindly(chat: Chat) -> None:
     chat.press("report.form")
     [reply] = chat.press("report.form.when#0")  # how buttons were named before
     assert "no longer works" in reply.text
-    assert "when" not in chat.session.data.get("draft", {})
+    assert "when" not in chat.session.draft
 
 
 def test_mermaid_draws_every_node(content: Content) -> None:

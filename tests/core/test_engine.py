@@ -6,7 +6,6 @@ import copy
 
 from bot.content.i18n import LANGS, NATIVE_NAMES
 from bot.core.engine import Engine
-from bot.core.forms import DRAFT
 from bot.core.types import Effect, Inbound, Kind, Session
 from tests.conftest import Chat, ids
 
@@ -169,11 +168,11 @@ def test_results_screen_survives_a_number(chat: Chat) -> None:
 
 def test_a_turn_leaves_the_callers_session_as_it_was(engine: Engine) -> None:
     """The engine is pure: the draft it fills is its own copy, never the caller's."""
-    session = Session("en", "report.form", {DRAFT: {"category": "noise"}}, 1.0)
+    session = Session("en", "report.form", 1.0, draft={"category": "noise"})
     before = copy.deepcopy(session)
     turn = engine.handle(session, Inbound.typed("Loud music from the flat above every night"))
     assert session == before
-    assert turn.session.data[DRAFT]["what"] == "Loud music from the flat above every night"
+    assert turn.session.draft["what"] == "Loud music from the flat above every night"
     assert turn.session.node == "report.form.where"
 
 

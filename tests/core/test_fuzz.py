@@ -33,7 +33,7 @@ from bot.content.flows import load_flows
 from bot.content.i18n import LANGS, NATIVE_NAMES
 from bot.content.loader import content_root
 from bot.core.engine import Engine
-from bot.core.forms import DRAFT, answer
+from bot.core.forms import answer
 from bot.core.screens import MENU, RESULTS
 from bot.core.state import Turn
 from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
@@ -284,7 +284,7 @@ def check_turn(engine: Engine, turn: Turn) -> None:
     assert engine.screens.exists(session.node), (
         f"left on a screen that does not exist: {session.node}"
     )
-    json.dumps(session.data, ensure_ascii=False)  # the store keeps it as JSON
+    session.stored()  # the store keeps it as JSON
 
 
 # People.
@@ -376,7 +376,7 @@ def reach(person: Person, screen: str, lang: str | None, way: Way, variant: int)
         assert person.session.lang == lang
     person.send(Inbound.message(SEARCH) if screen == RESULTS else Inbound.choice(screen))
     expected = screen if lang is not None else "language"  # asked first, then taken there
-    if expected == "report.form.confirm" and not person.session.data.get("draft", {}).get("what"):
+    if expected == "report.form.confirm" and not person.session.draft.get("what"):
         expected = "report.form"  # nothing to sum up: the form starts again
     assert person.node == expected, f"meant to start on {screen}, is on {person.node}"
 
@@ -408,7 +408,7 @@ def test_random_events_from_every_screen_are_answered_within_every_channels_limi
     reach(person, screen, lang, way, variant)
     if draft:
         # Report answers typed earlier wait in memory; Conversations hands them back.
-        person.session.data[DRAFT] = dict(draft)
+        person.session.draft = dict(draft)
     for move in moves:
         inbound = inbound_of(person, move, "marker")
         if inbound is None:
@@ -482,7 +482,7 @@ class Stored(Person):
             assert stored is None
         else:
             assert stored == turn.session  # the same session back from SQLite
-            assert stored is not None and DRAFT not in stored.data  # typed answers stay in memory
+            assert stored is not None and not stored.draft  # typed answers stay in memory
         self._offer(replies)
         self.last = inbound
         return replies
@@ -624,10 +624,9 @@ def test_danger_now_is_answered_with_999_first_on_every_screen(
 ) -> None:
     text = shape(danger[1])
     for screen in SCREENS:
-        data: dict[str, Any] = {DRAFT: dict(draft)} if draft else {}
-        if screen == RESULTS:
-            data["results"] = ["angelou", "streetline"]
-        turn = engine.handle(Session(lang, screen, data), Inbound.message(text), TUESDAY_3PM)
+        results = ("angelou", "streetline") if screen == RESULTS else ()
+        session = Session(lang, screen, results=results, draft=dict(draft or {}))
+        turn = engine.handle(session, Inbound.message(text), TUESDAY_3PM)
         check_turn(engine, turn)
         assert "999" in turn.replies[0].text, (screen, lang, text)
 

@@ -158,7 +158,7 @@ def test_outside_the_borough_is_said_and_who_covers_it(chat: Chat) -> None:
     chat.say("someone keeps dumping bags")
     replies = chat.say("High Street, E1 6AN")
     assert "outside Kensington and Chelsea" in replies[0].text
-    assert chat.session.data["draft"]["in_borough"] == "no"
+    assert chat.session.draft["in_borough"] == "no"
     assert chat.session.node == "report.form.when"
 
 
@@ -167,8 +167,8 @@ def test_a_shared_location_answers_where(chat: Chat) -> None:
     [where] = chat.say("people drinking outside the shop")
     assert where.request_location
     chat.send(Inbound(Kind.LOCATION, location=(51.52, -0.205)))
-    assert chat.session.data["draft"]["where"] == "51.5200, -0.2050"
-    assert chat.session.data["draft"]["in_borough"] == "yes"
+    assert chat.session.draft["where"] == "51.5200, -0.2050"
+    assert chat.session.draft["in_borough"] == "yes"
 
 
 def test_danger_typed_into_the_form_gets_999_first_and_keeps_the_answer(chat: Chat) -> None:
@@ -184,7 +184,7 @@ def test_cancel_forgets_the_draft(chat: Chat) -> None:
     chat.press("report.form.confirm")
     [reply] = chat.press("act:cancel_report")
     assert "not sent" in reply.text
-    assert "draft" not in chat.session.data
+    assert not chat.session.draft
 
 
 def test_reference_format() -> None:

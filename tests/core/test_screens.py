@@ -123,7 +123,7 @@ def test_an_answer_over_the_limit_is_cut_and_the_person_told(chat: Chat) -> None
     told, question = chat.say("noise " * 120)
     assert "longer than 500 characters" in told.text
     assert "Where is it happening?" in question.text
-    assert len(chat.session.data["draft"]["what"]) == 500
+    assert len(chat.session.draft["what"]) == 500
 
 
 def test_console_numbers_every_choice_of_a_turn_once(engine: Engine, tmp_path: Path) -> None:

@@ -24,15 +24,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def test_session_round_trip_and_expiry(store: Store) -> None:
-    store.save_session("k1", Session("fa", "tips", {"topic": "vawg"}, NOW))
-    assert store.load_session("k1", NOW + 60) == Session("fa", "tips", {"topic": "vawg"}, NOW)
+    store.save_session("k1", Session("fa", "tips", NOW, topic="vawg"))
+    assert store.load_session("k1", NOW + 60) == Session("fa", "tips", NOW, topic="vawg")
     assert store.load_session("k1", NOW + SESSION_TTL + 1) is None
     assert store.purge(NOW + SESSION_TTL + 1) == (1, 0)
 
 
 def test_forget_removes_the_session(store: Store) -> None:
-    store.save_session("k1", Session("en", "menu", {}, NOW))
-    store.save_session("k2", Session("en", "menu", {}, NOW))
+    store.save_session("k1", Session("en", "menu", NOW))
+    store.save_session("k2", Session("en", "menu", NOW))
     store.forget("k1")
     assert store.load_session("k1", NOW) is None
     assert store.load_session("k2", NOW) is not None
@@ -161,9 +161,20 @@ def test_forget_me_leaves_the_words_in_no_file_while_the_bot_runs(
 def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     store = SqliteStore(path)
-    store.save_session("k", Session("en", "menu", {}, NOW))
+    store.save_session("k", Session("en", "menu", NOW))
     files = [p for p in tmp_path.glob("bot.db*") if p.is_file()]
     assert {p.name for p in files} >= {"bot.db", "bot.db-wal"}
     for p in files:
         assert p.stat().st_mode & 0o077 == 0, p.name
     store.close()
+
+
+def test_a_stored_session_that_cannot_be_read_comes_back_plain_never_as_an_error() -> None:
+    for junk in ("not json", "[1, 2]", '{"results": 5, "ask": "x", "topic_page": -3}'):
+        assert Session.restored("en", "menu", junk, NOW) == Session("en", "menu", NOW), junk
+    # What an older version wrote: the places it knew come back, anything else is left out.
+    old = (
+        '{"results": ["angelou"], "ask": {"kind": "danger", "options": []}, "draft": {"what": "x"}}'
+    )
+    back = Session.restored("en", "ask", old, NOW)
+    assert back.results == ("angelou",) and back.asked is not None and back.draft == {}

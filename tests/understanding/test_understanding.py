@@ -13,6 +13,7 @@ from bot.content.i18n import LANGS
 from bot.core.actions import FORGET_CONFIRM
 from bot.core.engine import Engine
 from bot.core.screens import ASK, EMERGENCY, LANGUAGE, REMINDER, RESULTS
+from bot.core.types import Asked
 from bot.understanding.reader import DANGER_ASK, DANGER_YES, Danger
 from tests.conftest import Chat, ids
 
@@ -330,7 +331,7 @@ def test_get_me_out_in_words_is_a_quick_exit(engine: Engine, lang: str, text: st
     chat.say("my husband hits me")
     [reply] = chat.say(text)
     assert "erase_chat" in [e.value for e in reply.effects], (lang, text)
-    assert chat.session.lang is None and chat.session.data == {}
+    assert chat.session.lang is None and chat.session.stored() == "{}" and not chat.session.draft
 
 
 def test_a_typed_forget_me_still_asks_before_erasing(chat: Chat) -> None:
@@ -361,14 +362,14 @@ def test_unclear_danger_reads_as_maybe(engine: Engine) -> None:
 
 def test_unclear_danger_asks_and_yes_opens_the_999_card(engine: Engine) -> None:
     chat = Chat(engine)
-    chat.session.data["results"] = ["angelou", "victim-support"]
-    chat.session.data["ask"] = {"kind": "danger", "options": []}
+    chat.session.results = ("angelou", "victim-support")
+    chat.session.asked = Asked("danger")
     [reply] = chat.press(ASK)
     assert reply.text.startswith("Is someone in danger right now?")
     assert ids(reply)[:2] == [EMERGENCY, RESULTS]
     [card] = chat.press(EMERGENCY)
     assert "999" in card.text and "55" in card.text
-    chat.session.data["ask"] = {"kind": "danger", "options": []}
+    chat.session.asked = Asked("danger")
     chat.press(ASK)
     [results] = chat.press(RESULTS)
     assert ids(results)[:2] == ["svc:angelou", "svc:victim-support"]
@@ -376,11 +377,8 @@ def test_unclear_danger_asks_and_yes_opens_the_999_card(engine: Engine) -> None:
 
 def test_who_is_it_about_is_asked_when_unclear_and_each_answer_fits(engine: Engine) -> None:
     chat = Chat(engine)
-    chat.session.data["results"] = ["angelou"]
-    chat.session.data["ask"] = {
-        "kind": "who",
-        "options": ["abuse.partner", "abuse.partner.other", "abuse.own"],
-    }
+    chat.session.results = ("angelou",)
+    chat.session.asked = Asked("who", ("abuse.partner", "abuse.partner.other", "abuse.own"))
     chat.session.node = ASK
     [reply] = chat.press(ASK)
     assert reply.text.startswith("Who is this about?")
@@ -455,8 +453,8 @@ def test_questions_back_are_asked_in_the_persons_language(engine: Engine, lang: 
             ("topic", ["vawg", "asb"]),
         ):
             chat = Chat(engine, code)
-            chat.session.data["results"] = ["angelou"]
-            chat.session.data["ask"] = {"kind": kind, "options": options}
+            chat.session.results = ("angelou",)
+            chat.session.asked = Asked(kind, tuple(options))
             [reply] = chat.press(ASK)
             # Every label is translated (tests/content/test_translations.py); "No" is Spanish too.
             if code == "en":
