@@ -16,11 +16,12 @@ from bot.content.directory import MAX_LABEL, Directory
 # Screens whose words or buttons come partly from code.
 NODE_ACTIONS = frozenset({"topics", "languages", "report_summary"})
 CHOICE_ACTIONS = frozenset(
-    {"exit", "forget", "forget_confirmed", "file_report", "cancel_report", "trigger_result"}
+    {"exit", "forget", "forget_confirmed", "file_report", "cancel_report", "decide"}
 )
 _NODE_ID = re.compile(r"^[a-z][a-z0-9_.]*$")
 _NODE_FIELDS = {
     "text", "choices", "back", "services", "sensitive", "action", "input", "next", "location",
+    "decide",
 }  # fmt: skip
 _CHOICE_FIELDS = {"label", "goto", "action", "set"}
 # A button's id travels with the message it was sent on, so it must keep its meaning when the
@@ -60,6 +61,19 @@ class FlowChoice:
 
 
 @dataclass(frozen=True)
+class Decide:
+    """A rule on the answers so far: `then` when every one in `when` was given, else `otherwise`."""
+
+    when: tuple[tuple[str, str], ...]
+    then: str
+    otherwise: str
+
+    def target(self, answers: dict[str, str]) -> str:
+        """Where the answers lead."""
+        return self.then if all(answers.get(k) == v for k, v in self.when) else self.otherwise
+
+
+@dataclass(frozen=True)
 class Node:
     """One screen of a conversation."""
 
@@ -74,6 +88,7 @@ class Node:
     input: str = ""  # the draft field a typed answer fills
     next: str = ""  # where a typed answer leads
     location: bool = False  # offer the "share location" button
+    decide: Decide | None = None  # where its `decide` buttons lead, by the answers
 
 
 def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | None:
@@ -140,7 +155,20 @@ def _parse_node(nid: str, raw: Any, source: str, problems: list[str]) -> Node | 
         input=str(raw.get("input") or ""),
         next=str(raw.get("next") or ""),
         location=bool(raw.get("location", False)),
+        decide=_decide(raw.get("decide"), where, problems),
     )
+
+
+def _decide(raw: Any, where: str, problems: list[str]) -> Decide | None:
+    """A node's `decide:` rule, or None when it has none."""
+    if raw is None:
+        return None
+    when = raw.get("when") if isinstance(raw, dict) else None
+    if not isinstance(when, dict) or not when or not raw.get("then") or not raw.get("else"):
+        problems.append(f"{where}: `decide` needs `when` (answers), `then` and `else`")
+        return None
+    pairs = tuple((str(k), str(v)) for k, v in when.items())
+    return Decide(pairs, str(raw["then"]), str(raw["else"]))
 
 
 def validate(nodes: dict[str, Node], directory: Directory) -> list[str]:
@@ -152,6 +180,9 @@ def validate(nodes: dict[str, Node], directory: Directory) -> list[str]:
         where = f"{node.source}: node {node.id}"
         targets = [c.goto for c in node.choices if c.goto] + ([node.back] if node.back else [])
         targets += [node.next] if node.next else []
+        targets += [node.decide.then, node.decide.otherwise] if node.decide else []
+        if any(c.action == "decide" for c in node.choices) != bool(node.decide):
+            problems.append(f"{where}: buttons with `action: decide` need the node's `decide`")
         if bool(node.input) != bool(node.next):
             problems.append(f"{where}: `input` and `next` go together")
         for target in targets:

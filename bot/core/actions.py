@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from bot.content.flows import CHOICE_ACTIONS, FlowChoice, Node
 from bot.content.loader import Content
 from bot.core import forms
-from bot.core.reports import community_trigger_applies
 from bot.core.screens import HOME, MENU, REPORT_CONFIRM, Screens
 from bot.core.state import State
 from bot.core.types import Choice, Effect, Reply, Session
@@ -33,7 +31,7 @@ class Actions:
             "forget_confirmed": self._forget_confirmed,
             "file_report": self.file_report,
             "cancel_report": self.cancel_report,
-            "trigger_result": self.trigger_result,
+            "decide": self.decide,
         }
         if set(self.handlers) != CHOICE_ACTIONS:
             raise ValueError(
@@ -48,6 +46,7 @@ class Actions:
     def after_choice(self, st: State, choice: FlowChoice, node_id: str) -> None:
         """What a flow button does: its action, or the screen it leads to."""
         if choice.action:
+            st.session.node = node_id  # the screen the button was on: its rule decides
             self.handlers[choice.action](st)
         else:
             # An old button pressed after quick exit: ask the language first, or the screen
@@ -102,17 +101,18 @@ class Actions:
         else:
             self.screens.nudge(st, _("This report was already sent, or it has expired."), MENU)
 
-    def trigger_result(self, st: State) -> None:
-        """Whether the Community Trigger applies, from the answers given."""
-        draft = st.session.draft
-        count = int(draft.get("count", "0") or 0)
-        today = st.now.date()
-        latest = today - timedelta(days=0 if draft.get("latest") == "recent" else 35)
-        incidents = [latest] + [today - timedelta(days=60 + i) for i in range(count - 1)]
-        applies = community_trigger_applies(incidents, today)
+    def decide(self, st: State) -> None:
+        """Where the screen's `decide` rule sends the answers given (the Community Trigger)."""
+        node = self.content.nodes.get(st.session.node)
+        if node is None or node.decide is None:
+            _ = self.screens.tr(st)
+            message = _("Sorry, that button no longer works. Here is the main menu.")
+            self.screens.nudge(st, message, MENU)
+            return
+        target = node.decide.target(st.session.draft)
         st.session.draft = {}
-        st.events.append(("trigger", "applies" if applies else "not_yet"))
-        self.screens.show(st, "trigger.yes" if applies else "trigger.no")
+        st.events.append(("decide", target))
+        self.screens.show(st, target)
 
     def confirmation(self, lang: str | None, reference: str) -> Reply:
         """The reply once a report is safely stored; sent again if the same message comes back."""

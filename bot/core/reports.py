@@ -8,7 +8,6 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date
 
 # No 0/O, 1/I/L, 5/S, 2/Z or 8/B: a reference is read aloud over the phone.
 REFERENCE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
@@ -53,24 +52,6 @@ class Report:
     def row(self) -> dict[str, str]:
         """The report as a flat row."""
         return asdict(self)
-
-
-def _months_before(day: date, months: int) -> date:
-    """The same day `months` calendar months earlier (clamped to the month's end)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month += 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-def community_trigger_applies(incidents: Iterable[date], today: date) -> bool:
-    """Three reports about separate incidents in six months, the latest within the last month."""
-    recent = sorted({d for d in incidents if _months_before(today, 6) <= d <= today})
-    return len(recent) >= 3 and recent[-1] >= _months_before(today, 1)
 
 
 # A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).

@@ -141,6 +141,15 @@ def test_a_button_keeps_its_meaning_when_the_flow_is_reordered(
     assert before["Now"] == "menu#when=now>menu"
 
 
+def test_a_decide_button_needs_its_screens_rule(tmp_path: Path, content: Content) -> None:
+    now = "goto: menu\n        set: {when: now}"
+    (tmp_path / "a.yaml").write_text(
+        _WHEN.replace(now, now.replace("goto: menu", "action: decide"))
+    )
+    with pytest.raises(FlowError, match="need the node's `decide`"):
+        load_flows(tmp_path, content.directory)
+
+
 def test_two_buttons_that_do_the_same_are_refused(tmp_path: Path, content: Content) -> None:
     (tmp_path / "a.yaml").write_text(_WHEN.replace("earlier", "now"))
     with pytest.raises(FlowError, match="same answers and leads to the same place"):

@@ -190,7 +190,7 @@ def test_every_flow_action_does_something_and_forget_always_asks_first(engine: E
     [done] = chat.press("act:forget_confirmed")
     assert Effect.FORGET in done.effects
     assert set(engine.actions.handlers) == {
-        "exit", "forget", "forget_confirmed", "file_report", "cancel_report", "trigger_result"
+        "exit", "forget", "forget_confirmed", "file_report", "cancel_report", "decide"
     }  # fmt: skip
 
 

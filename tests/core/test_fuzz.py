@@ -116,7 +116,7 @@ PAYLOADS = ("so_youth", "vawg", "fa", "en", "so-youth", "ar_vawg_fa", "youth_so"
             "results", "SO_YOUTH", "es-vawg")  # fmt: skip
 FORGED = ["", " ", ":", "#", "lang:", "lang:xx", "lang:EN", "lang:en ", "act:", "act:nope",
           "act:exit", "act:forget", "act:forget_confirmed", "act:file_report",
-          "act:cancel_report", "act:trigger_result", "topic:", "topic:nope", "svc:", "svc:nope",
+          "act:cancel_report", "act:decide", "topic:", "topic:nope", "svc:", "svc:nope",
           "svc:angelou:x", "results", "page:1", "page:expired", "menu#0", "report.form.when#-1",
           "report.form.when#99", "report.form.when#²", "trigger.latest#0", "trigger.latest#1",
           "x" * 300]  # fmt: skip
