@@ -22,7 +22,7 @@ from bot.core.types import Choice, Effect, Inbound, Reply, Session
 from bot.service.limits import Limits, Window
 from bot.service.locks import KeyedLocks
 from bot.service.worker import EngineProcess, WorkerError
-from bot.storage.store import SESSION_TTL, Store, StoreUnavailable, today
+from bot.storage.store import SESSION_TTL, PersonKey, Store, StoreUnavailable, today
 
 log = logging.getLogger("bot.service.conversation")
 
@@ -104,10 +104,10 @@ class Conversations:
         """Build the language guesser now (about a second), so no first message waits."""
         _ = self.engine.languages
 
-    def key(self, channel: str, user_id: str) -> str:
+    def key(self, channel: str, user_id: str) -> PersonKey:
         """An HMAC of channel and user id: the raw id is never stored."""
         mac = hmac.new(self._secret, f"{channel}:{user_id}".encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
+        return PersonKey(mac.hexdigest()[:32])
 
     def handle(
         self, channel: str, user_id: str, inbound: Inbound, update_id: str | None = None
@@ -263,7 +263,7 @@ class Conversations:
         """Whether this person has used up a limit (RATE_MAX a minute, BURST_MAX in a burst)."""
         return not self._turns.take(key, self._clock())
 
-    def _slow_down(self, channel: str, key: str) -> list[Reply]:
+    def _slow_down(self, channel: str, key: PersonKey) -> list[Reply]:
         """Ask to slow down (in the person's language, with 999), once a minute at most."""
         if not self._told.take(key, self._clock()):
             return []

@@ -16,6 +16,7 @@ from bot.storage.store import (
     PROCESSED_TTL,
     SESSION_TTL,
     STAFF_POSTS_TTL,
+    PersonKey,
     StoreUnavailable,
 )
 
@@ -40,10 +41,10 @@ class MemoryStore:
 
     def commit(
         self,
-        key: str,
+        key: PersonKey,
         session: Session | None,
         report: Report | None,
-        user_key: str | None,
+        user_key: PersonKey | None,
         update: str | None,
     ) -> None:
         """Save (or drop) the session, file the report, mark the update: all of it, or none."""
@@ -74,16 +75,16 @@ class MemoryStore:
             (r for r, _ in self.filed if r.created_at >= since), key=lambda r: r.created_at
         )
 
-    def load_session(self, key: str, now: float) -> Session | None:
+    def load_session(self, key: PersonKey, now: float) -> Session | None:
         """The person's session, unless it has expired."""
         s = self.sessions.get(key)
         return _copy(s) if s is not None and now - s.updated_at <= SESSION_TTL else None
 
-    def save_session(self, key: str, session: Session) -> None:
+    def save_session(self, key: PersonKey, session: Session) -> None:
         """Remember a session."""
         self.sessions[key] = _copy(session)
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: PersonKey) -> None:
         """Erase every row about the person."""
         self.sessions.pop(key, None)
         for report, user_key in self.filed:
@@ -92,14 +93,14 @@ class MemoryStore:
         self.filed = [(r, k) for r, k in self.filed if k != key]
         self.message_ids.pop(key, None)
 
-    def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
+    def keep_message_ids(self, rows: Iterable[tuple[PersonKey, int, float]]) -> None:
         """Remember (key, message id, when) of messages quick exit may delete; once per id."""
         for key, message_id, at in rows:
             ids = self.message_ids.setdefault(key, set())
             if all(mid != message_id for _at, mid in ids):
                 ids.add((at, message_id))
 
-    def take_message_ids(self, key: str) -> list[tuple[float, int]]:
+    def take_message_ids(self, key: PersonKey) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
         return sorted(self.message_ids.pop(key, set()))
 

@@ -24,6 +24,7 @@ from bot.storage.store import (
     PROCESSED_TTL,
     SESSION_TTL,
     STAFF_POSTS_TTL,
+    PersonKey,
     StoreFull,
 )
 
@@ -67,7 +68,7 @@ class SqliteStore:
             raise
 
     @unavailable
-    def load_session(self, key: str, now: float) -> Session | None:
+    def load_session(self, key: PersonKey, now: float) -> Session | None:
         """The person's session, unless it has expired."""
         rows = list(self.db.query("select * from sessions where key = ?", [key]))
         if not rows or now - rows[0]["updated_at"] > SESSION_TTL:
@@ -76,7 +77,7 @@ class SqliteStore:
         return Session.restored(row["lang"], row["node"], row["data"], row["updated_at"])
 
     @unavailable
-    def save_session(self, key: str, session: Session) -> None:
+    def save_session(self, key: PersonKey, session: Session) -> None:
         """Remember a session."""
         row = {
             "key": key,
@@ -88,7 +89,7 @@ class SqliteStore:
         self.db.table("sessions").upsert(row, pk="key")
 
     @unavailable
-    def forget(self, key: str) -> None:
+    def forget(self, key: PersonKey) -> None:
         """Erase every row about the person with this key."""
         with self._immediate():
             self.db.execute("delete from sessions where key = ?", [key])
@@ -108,10 +109,10 @@ class SqliteStore:
     @unavailable
     def commit(
         self,
-        key: str,
+        key: PersonKey,
         session: Session | None,
         report: Report | None,
-        user_key: str | None,
+        user_key: PersonKey | None,
         update: str | None,
     ) -> None:
         """In one transaction: save (or drop) the session, file the report, mark the update."""
@@ -210,7 +211,7 @@ class SqliteStore:
             raise StoreFull(f"under {MIN_FREE // 1_000_000} MB free beside the database")
 
     @unavailable
-    def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
+    def keep_message_ids(self, rows: Iterable[tuple[PersonKey, int, float]]) -> None:
         """Remember (key, message id, when) of messages quick exit may delete after a restart."""
         with self._immediate():
             self.db.conn.executemany(
@@ -218,7 +219,7 @@ class SqliteStore:
             )
 
     @unavailable
-    def take_message_ids(self, key: str) -> list[tuple[float, int]]:
+    def take_message_ids(self, key: PersonKey) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
         with self._immediate() as conn:
             sql = "select at, message_id from message_ids where key = ?"

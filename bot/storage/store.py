@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NewType, Protocol
 
 from bot.core.reports import Report
 from bot.core.types import Session
@@ -20,6 +20,11 @@ PROCESSED_TTL = 7 * 86400.0  # an update's id is kept a week: redeliveries come 
 STAFF_POSTS_TTL = 7 * 86400.0  # a report not posted to staff within a week is left to the export
 
 
+# Who a row belongs to: an HMAC of the channel and the person's id, never the id itself. Its own
+# type, so a raw chat id or phone number passed to the store is a type error.
+PersonKey = NewType("PersonKey", str)
+
+
 class StoreUnavailable(Exception):
     """The database cannot be used right now: locked by another process, full, or gone.
 
@@ -30,13 +35,13 @@ class StoreUnavailable(Exception):
 class Store(Protocol):
     """Where sessions and aggregate counts live; nothing else about a person."""
 
-    def load_session(self, key: str, now: float) -> Session | None:
+    def load_session(self, key: PersonKey, now: float) -> Session | None:
         """The person's session, unless it has expired."""
 
-    def save_session(self, key: str, session: Session) -> None:
+    def save_session(self, key: PersonKey, session: Session) -> None:
         """Remember a session (its language, screen and flow data)."""
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: PersonKey) -> None:
         """Erase every row about the person with this key."""
 
     def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
@@ -50,10 +55,10 @@ class Store(Protocol):
 
     def commit(
         self,
-        key: str,
+        key: PersonKey,
         session: Session | None,
         report: Report | None,
-        user_key: str | None,
+        user_key: PersonKey | None,
         update: str | None,
     ) -> None:
         """In one transaction: save (or drop) the session, file the report, mark the update."""
@@ -67,10 +72,10 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise if the store cannot be read."""
 
-    def keep_message_ids(self, rows: Iterable[tuple[str, int, float]]) -> None:
+    def keep_message_ids(self, rows: Iterable[tuple[PersonKey, int, float]]) -> None:
         """Remember (key, message id, when) of messages quick exit may delete after a restart."""
 
-    def take_message_ids(self, key: str) -> list[tuple[float, int]]:
+    def take_message_ids(self, key: PersonKey) -> list[tuple[float, int]]:
         """The (when, message id) remembered for a person, forgetting them."""
 
     def inbox_add(self, channel: str, bodies: Sequence[bytes], now: float) -> list[int]:

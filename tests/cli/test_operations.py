@@ -23,7 +23,7 @@ from bot.core.types import Inbound
 from bot.service.conversation import Conversations
 from bot.service.logs import configure_logging, scrub
 from bot.storage.sqlite import SqliteStore
-from bot.storage.store import load_secret
+from bot.storage.store import PersonKey, load_secret
 from tests.cli.test_container import free_port
 from tests.core.test_reporting import ANONYMOUS, FORM, SEND
 from tests.fake_telegram import FakeTelegram
@@ -226,13 +226,13 @@ async def test_bot_run_applies_the_retention_rules_every_day(
     from bot.core.types import Session
 
     store = SqliteStore(tmp_path / "bot.db")
-    store.save_session("old", Session("en", "menu", updated_at=1.0))  # idle since 1970
+    store.save_session(PersonKey("old"), Session("en", "menu", updated_at=1.0))  # idle since 1970
     monkeypatch.setattr(runner, "PURGE_EVERY", 0.05)
     stop = asyncio.Event()
     purging = asyncio.create_task(runner.purge_daily(store, 365, stop))
     await asyncio.sleep(0.02)
     assert store.db.execute("select count(*) from sessions").fetchone() == (0,)
-    store.save_session("old", Session("en", "menu", updated_at=1.0))
+    store.save_session(PersonKey("old"), Session("en", "menu", updated_at=1.0))
     await asyncio.sleep(0.1)  # the next day comes round
     assert store.db.execute("select count(*) from sessions").fetchone() == (0,)
     stop.set()

@@ -12,8 +12,13 @@ from bot.core.types import Inbound, Session
 from bot.service.conversation import Conversations
 from bot.storage.memory import MemoryStore
 from bot.storage.sqlite import SqliteStore
-from bot.storage.store import MESSAGE_IDS_TTL, SESSION_TTL, Store, load_secret
+from bot.storage.store import MESSAGE_IDS_TTL, SESSION_TTL, PersonKey, Store, load_secret
 from tests.conftest import TUESDAY_3PM
+
+# People's keys as the service makes them (an HMAC each); here, short and readable.
+K1 = PersonKey("k1")
+K2 = PersonKey("k2")
+K = PersonKey("k")
 
 NOW = TUESDAY_3PM.timestamp()
 
@@ -24,30 +29,31 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def test_session_round_trip_and_expiry(store: Store) -> None:
-    store.save_session("k1", Session("fa", "tips", NOW, topic="vawg"))
-    assert store.load_session("k1", NOW + 60) == Session("fa", "tips", NOW, topic="vawg")
-    assert store.load_session("k1", NOW + SESSION_TTL + 1) is None
+    store.save_session(K1, Session("fa", "tips", NOW, topic="vawg"))
+    assert store.load_session(K1, NOW + 60) == Session("fa", "tips", NOW, topic="vawg")
+    assert store.load_session(K1, NOW + SESSION_TTL + 1) is None
     assert store.purge(NOW + SESSION_TTL + 1) == (1, 0)
 
 
 def test_forget_removes_the_session(store: Store) -> None:
-    store.save_session("k1", Session("en", "menu", NOW))
-    store.save_session("k2", Session("en", "menu", NOW))
-    store.forget("k1")
-    assert store.load_session("k1", NOW) is None
-    assert store.load_session("k2", NOW) is not None
+    store.save_session(K1, Session("en", "menu", NOW))
+    store.save_session(K2, Session("en", "menu", NOW))
+    store.forget(K1)
+    assert store.load_session(K1, NOW) is None
+    assert store.load_session(K2, NOW) is not None
 
 
 def test_message_ids_are_taken_once_and_go_with_forget_and_after_48_hours(store: Store) -> None:
-    store.keep_message_ids([("k1", 10, NOW), ("k1", 11, NOW + 1), ("k2", 3, NOW)])
-    store.keep_message_ids([("k1", 11, NOW + 1)])  # written twice, kept once
-    assert store.take_message_ids("k1") == [(NOW, 10), (NOW + 1, 11)]
-    assert store.take_message_ids("k1") == []  # taken: quick exit deleted them
-    store.forget("k2")
-    assert store.take_message_ids("k2") == []
-    store.keep_message_ids([("k3", 1, NOW), ("k3", 2, NOW + MESSAGE_IDS_TTL)])
+    store.keep_message_ids([(K1, 10, NOW), (K1, 11, NOW + 1), (K2, 3, NOW)])
+    store.keep_message_ids([(K1, 11, NOW + 1)])  # written twice, kept once
+    assert store.take_message_ids(K1) == [(NOW, 10), (NOW + 1, 11)]
+    assert store.take_message_ids(K1) == []  # taken: quick exit deleted them
+    store.forget(K2)
+    assert store.take_message_ids(K2) == []
+    k3 = PersonKey("k3")
+    store.keep_message_ids([(k3, 1, NOW), (k3, 2, NOW + MESSAGE_IDS_TTL)])
     store.purge(NOW + MESSAGE_IDS_TTL + 1)
-    assert store.take_message_ids("k3") == [(NOW + MESSAGE_IDS_TTL, 2)]
+    assert store.take_message_ids(k3) == [(NOW + MESSAGE_IDS_TTL, 2)]
 
 
 def test_events_are_aggregated(store: Store) -> None:
@@ -161,7 +167,7 @@ def test_forget_me_leaves_the_words_in_no_file_while_the_bot_runs(
 def test_database_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     store = SqliteStore(path)
-    store.save_session("k", Session("en", "menu", NOW))
+    store.save_session(K, Session("en", "menu", NOW))
     files = [p for p in tmp_path.glob("bot.db*") if p.is_file()]
     assert {p.name for p in files} >= {"bot.db", "bot.db-wal"}
     for p in files:

@@ -22,11 +22,16 @@ from bot.storage.store import (
     MESSAGE_IDS_TTL,
     SESSION_TTL,
     STAFF_POSTS_TTL,
+    PersonKey,
     Store,
     StoreUnavailable,
 )
 from tests.conftest import TUESDAY_3PM
 from tests.core.test_reporting import SEND, fill_form
+
+# People's keys as the service makes them (an HMAC each); here, short and readable.
+K1 = PersonKey("k1")
+K2 = PersonKey("k2")
 
 NOW = TUESDAY_3PM.timestamp()
 WEEK = 7 * 86400.0  # how long an update's id is kept, so a redelivery is not run twice
@@ -74,11 +79,11 @@ def test_both_stores_have_every_method_of_the_protocol_with_its_arguments() -> N
 
 
 def test_a_session_is_kept_for_a_day_without_messages_then_gone(store: Store) -> None:
-    store.save_session("k1", Session("so", "tips", NOW, topic="youth"))
-    store.save_session("k1", Session("ar", "menu", NOW + 10))  # the same person again
-    assert store.load_session("k1", NOW + 10 + SESSION_TTL) == Session("ar", "menu", NOW + 10)
-    assert store.load_session("k1", NOW + 10 + SESSION_TTL + 1) is None
-    assert store.load_session("nobody", NOW) is None
+    store.save_session(K1, Session("so", "tips", NOW, topic="youth"))
+    store.save_session(K1, Session("ar", "menu", NOW + 10))  # the same person again
+    assert store.load_session(K1, NOW + 10 + SESSION_TTL) == Session("ar", "menu", NOW + 10)
+    assert store.load_session(K1, NOW + 10 + SESSION_TTL + 1) is None
+    assert store.load_session(PersonKey("nobody"), NOW) is None
 
 
 def test_a_session_comes_back_as_its_own_copy_without_the_report_answers(store: Store) -> None:
@@ -86,14 +91,14 @@ def test_a_session_comes_back_as_its_own_copy_without_the_report_answers(store: 
     where = {"results": ("angelou",), "came_from": "help", "asked": asked, "topic": "vawg",
              "topic_page": 2, "after_lang": "tips"}  # fmt: skip
     kept = Session("fa", "ask", NOW, draft={"what": "دزدی"}, **where)  # type: ignore[arg-type]
-    store.save_session("k1", kept)
+    store.save_session(K1, kept)
     kept.results = ("changed after saving",)
-    loaded = store.load_session("k1", NOW)
+    loaded = store.load_session(K1, NOW)
     # Where the person was comes back; what they typed for a report is never written.
     assert loaded == Session("fa", "ask", NOW, **where)  # type: ignore[arg-type]
     assert loaded is not None and loaded is not kept
     loaded.topic = "changed after loading"
-    again = store.load_session("k1", NOW)
+    again = store.load_session(K1, NOW)
     assert again is not None and again.topic == "vawg"
 
 
@@ -103,18 +108,20 @@ def test_forget_erases_the_persons_session_reports_and_message_ids_and_nothing_e
     mine = report("KC-AAA-333", contact="07700 900123")
     anonymous = report("KC-AAA-444")
     theirs = report("KC-AAA-666", contact="me@example.org")
-    store.commit("k1", Session("en", "menu", NOW), mine, "k1", "u1")
-    store.commit("k1", Session("en", "menu", NOW), anonymous, None, "u2")  # carries no key
-    store.commit("k2", Session("en", "menu", NOW), theirs, "k2", "u3")
-    store.keep_message_ids([("k1", 5, NOW), ("k2", 6, NOW)])
-    store.forget("k1")
-    assert store.load_session("k1", NOW) is None
-    assert store.load_session("k2", NOW) == Session("en", "menu", NOW)
+    store.commit(K1, Session("en", "menu", NOW), mine, K1, "u1")
+    store.commit(K1, Session("en", "menu", NOW), anonymous, None, "u2")  # carries no key
+    store.commit(K2, Session("en", "menu", NOW), theirs, K2, "u3")
+    store.keep_message_ids([(K1, 5, NOW), (K2, 6, NOW)])
+    store.forget(K1)
+    assert store.load_session(K1, NOW) is None
+    assert store.load_session(K2, NOW) == Session("en", "menu", NOW)
     assert store.reports() == [anonymous, theirs]
     assert store.unposted() == [(anonymous, 0), (theirs, 0)]
-    assert store.take_message_ids("k1") == []
-    assert store.take_message_ids("k2") == [(NOW, 6)]
-    store.forget("nobody")  # forgetting someone unknown is no error, and erases no one else
+    assert store.take_message_ids(K1) == []
+    assert store.take_message_ids(K2) == [(NOW, 6)]
+    store.forget(
+        PersonKey("nobody")
+    )  # forgetting someone unknown is no error, and erases no one else
     assert len(store.reports()) == 2
 
 
@@ -136,8 +143,14 @@ def test_stats_add_up_the_counts_by_kind_language_and_channel(store: Store) -> N
 
 def test_commit_saves_the_session_files_the_report_and_marks_the_update(store: Store) -> None:
     filed = report("KC-7HX-4QM", contact="07700 900123")
-    store.commit("k1", Session("so", "report.done", NOW, topic="vawg"), filed, "k1", "upd-1")
-    assert store.load_session("k1", NOW) == Session("so", "report.done", NOW, topic="vawg")
+    store.commit(
+        K1,
+        Session("so", "report.done", NOW, topic="vawg"),
+        filed,
+        K1,
+        "upd-1",
+    )
+    assert store.load_session(K1, NOW) == Session("so", "report.done", NOW, topic="vawg")
     assert store.reports() == [filed]  # every field, the contact too
     assert store.processed("upd-1") == (True, "KC-7HX-4QM")
     assert store.processed("upd-2") == (False, None)
@@ -145,24 +158,24 @@ def test_commit_saves_the_session_files_the_report_and_marks_the_update(store: S
 
 
 def test_commit_without_a_session_drops_it_and_without_a_report_files_none(store: Store) -> None:
-    store.save_session("k1", Session("en", "menu", NOW))
-    store.commit("k1", None, None, None, "upd-1")  # quick exit
-    assert store.load_session("k1", NOW) is None
+    store.save_session(K1, Session("en", "menu", NOW))
+    store.commit(K1, None, None, None, "upd-1")  # quick exit
+    assert store.load_session(K1, NOW) is None
     assert store.processed("upd-1") == (True, None)  # handled, with no reference to give
-    store.commit("k2", Session("en", "tips", NOW), None, None, None)  # no update id (console)
-    assert store.load_session("k2", NOW) == Session("en", "tips", NOW)
+    store.commit(K2, Session("en", "tips", NOW), None, None, None)  # no update id (console)
+    assert store.load_session(K2, NOW) == Session("en", "tips", NOW)
     assert store.reports() == [] and store.unposted() == []
 
 
 def test_a_second_commit_of_the_same_update_files_no_second_report(store: Store) -> None:
     filed = report("KC-7HX-4QM")
-    store.commit("k1", Session("en", "report.done", NOW), filed, None, "upd-1")
+    store.commit(K1, Session("en", "report.done", NOW), filed, None, "upd-1")
     with pytest.raises(StoreUnavailable):  # the reference is taken: all of the commit undone
-        store.commit("k1", Session("en", "menu", NOW + 5), filed, None, "upd-1")
+        store.commit(K1, Session("en", "menu", NOW + 5), filed, None, "upd-1")
     assert store.reports() == [filed]
     assert store.unposted() == [(filed, 0)]
     assert store.processed("upd-1") == (True, "KC-7HX-4QM")
-    assert store.load_session("k1", NOW + 5) == Session("en", "report.done", NOW)
+    assert store.load_session(K1, NOW + 5) == Session("en", "report.done", NOW)
 
 
 def test_a_redelivered_update_is_answered_from_the_store_and_files_once(
@@ -185,7 +198,11 @@ def test_reports_come_oldest_first_and_since_keeps_those_on_or_after_the_date(
     late = report("KC-CCC-333", wednesday)
     early = report("KC-AAA-333", monday)
     middle = report("KC-DDD-333", tuesday)
-    for key, filed in (("k1", late), ("k2", early), ("k3", middle)):  # filed out of date order
+    for key, filed in (
+        (K1, late),
+        (K2, early),
+        (PersonKey("k3"), middle),
+    ):  # filed out of date order
         store.commit(key, None, filed, None, None)
     assert store.reports() == [early, middle, late]
     assert store.reports(since="2026-11-24") == [middle, late]
@@ -195,19 +212,21 @@ def test_reports_come_oldest_first_and_since_keeps_those_on_or_after_the_date(
 
 
 def test_purge_drops_expired_sessions_and_old_reports_and_keeps_recent_ones(store: Store) -> None:
-    store.save_session("stale", Session("en", "menu", NOW - SESSION_TTL - 1))
-    store.save_session("last_day", Session("en", "menu", NOW - SESSION_TTL))
-    store.save_session("fresh", Session("en", "menu", NOW))
+    store.save_session(PersonKey("stale"), Session("en", "menu", NOW - SESSION_TTL - 1))
+    store.save_session(PersonKey("last_day"), Session("en", "menu", NOW - SESSION_TTL))
+    store.save_session(PersonKey("fresh"), Session("en", "menu", NOW))
     old = report("KC-AAA-333", TUESDAY_3PM - timedelta(days=366))
     year = report("KC-AAA-444", TUESDAY_3PM - timedelta(days=365))  # exactly a year: kept
     month = report("KC-AAA-666", TUESDAY_3PM - timedelta(days=40))
     recent = report("KC-AAA-777", TUESDAY_3PM - timedelta(days=1))
     for filed in (old, year, month, recent):
-        store.commit("anyone", None, filed, None, None)
+        store.commit(PersonKey("anyone"), None, filed, None, None)
     assert store.purge(NOW) == (1, 1)
-    assert store.load_session("stale", NOW - SESSION_TTL) is None  # gone, not merely expired
-    assert store.load_session("last_day", NOW - SESSION_TTL) is not None
-    assert store.load_session("fresh", NOW) is not None
+    assert (
+        store.load_session(PersonKey("stale"), NOW - SESSION_TTL) is None
+    )  # gone, not merely expired
+    assert store.load_session(PersonKey("last_day"), NOW - SESSION_TTL) is not None
+    assert store.load_session(PersonKey("fresh"), NOW) is not None
     assert store.reports() == [year, month, recent]
     assert [r for r, _ in store.unposted()] == [year, month, recent]
     assert store.purge(NOW) == (0, 0)  # nothing more to drop
@@ -216,7 +235,7 @@ def test_purge_drops_expired_sessions_and_old_reports_and_keeps_recent_ones(stor
 
 
 def test_purge_forgets_an_updates_id_after_a_week(store: Store) -> None:
-    store.commit("k1", None, None, None, "upd-1")
+    store.commit(K1, None, None, None, "upd-1")
     marked = time.time()  # the store stamps an update with the clock, not with `now`
     store.purge(marked + WEEK - 60)
     assert store.processed("upd-1") == (True, None)
@@ -226,7 +245,7 @@ def test_purge_forgets_an_updates_id_after_a_week(store: Store) -> None:
 
 def test_purge_leaves_a_report_unposted_for_a_week_then_to_the_export(store: Store) -> None:
     filed = report("KC-7HX-4QM", datetime.now(UTC))
-    store.commit("k1", None, filed, None, None)
+    store.commit(K1, None, filed, None, None)
     stamped = time.time()  # when it joined the staff chat's queue
     store.purge(stamped + STAFF_POSTS_TTL - 60)
     assert store.unposted() == [(filed, 0)]
@@ -238,21 +257,21 @@ def test_purge_leaves_a_report_unposted_for_a_week_then_to_the_export(store: Sto
 def test_purge_drops_message_ids_after_48_hours_and_inbox_rows_after_an_hour(
     store: Store,
 ) -> None:
-    store.keep_message_ids([("k1", 1, NOW - MESSAGE_IDS_TTL - 1), ("k1", 2, NOW - MESSAGE_IDS_TTL)])
+    store.keep_message_ids([(K1, 1, NOW - MESSAGE_IDS_TTL - 1), (K1, 2, NOW - MESSAGE_IDS_TTL)])
     store.inbox_add("telegram", [b"stale"], NOW - INBOX_TTL - 1)
     [fresh] = store.inbox_add("telegram", [b"fresh"], NOW - INBOX_TTL)
     assert store.purge(NOW) == (0, 0)  # neither is a session or a report
-    assert store.take_message_ids("k1") == [(NOW - MESSAGE_IDS_TTL, 2)]
+    assert store.take_message_ids(K1) == [(NOW - MESSAGE_IDS_TTL, 2)]
     assert store.inbox_unfinished("telegram", NOW - INBOX_TTL) == [(fresh, b"fresh")]
 
 
 def test_message_ids_are_kept_once_per_message_and_taken_once(store: Store) -> None:
-    store.keep_message_ids([("k1", 20, NOW), ("k1", 10, NOW + 1), ("k2", 3, NOW)])
-    store.keep_message_ids([("k1", 20, NOW + 9)])  # the same message again: the first kept
+    store.keep_message_ids([(K1, 20, NOW), (K1, 10, NOW + 1), (K2, 3, NOW)])
+    store.keep_message_ids([(K1, 20, NOW + 9)])  # the same message again: the first kept
     store.keep_message_ids([])
-    assert sorted(store.take_message_ids("k1")) == [(NOW, 20), (NOW + 1, 10)]
-    assert store.take_message_ids("k1") == []  # quick exit has them now
-    assert store.take_message_ids("k2") == [(NOW, 3)]
+    assert sorted(store.take_message_ids(K1)) == [(NOW, 20), (NOW + 1, 10)]
+    assert store.take_message_ids(K1) == []  # quick exit has them now
+    assert store.take_message_ids(K2) == [(NOW, 3)]
 
 
 def test_inbox_rows_come_back_unfinished_until_done(store: Store) -> None:
@@ -293,8 +312,8 @@ def test_an_update_older_than_an_hour_at_restart_is_dropped_in_its_channel_only(
 def test_unposted_lists_a_new_report_until_its_post_is_done(store: Store) -> None:
     first = report("KC-FFF-333", TUESDAY_3PM)
     second = report("KC-AAA-333", TUESDAY_3PM - timedelta(hours=1))  # filed second
-    store.commit("k1", None, first, None, None)
-    store.commit("k2", None, second, None, None)
+    store.commit(K1, None, first, None, None)
+    store.commit(K2, None, second, None, None)
     assert store.unposted() == [(first, 0), (second, 0)]  # in the order they were filed
     store.post_progress(first.reference, 1, done=False)  # part 1 of 2 went out
     assert store.unposted() == [(first, 1), (second, 0)]
@@ -322,10 +341,10 @@ def test_tidy_keeps_what_is_in_hand_and_leaves_no_copy_of_what_is_done(
 
 def test_ping_passes_and_leaves_everything_as_it_was(store: Store) -> None:
     store.ping()
-    store.save_session("k1", Session("en", "menu", NOW))
+    store.save_session(K1, Session("en", "menu", NOW))
     store.record("2026-11-24", "telegram", "en", [("topic", "youth")])
     store.ping()
-    assert store.load_session("k1", NOW) == Session("en", "menu", NOW)
+    assert store.load_session(K1, NOW) == Session("en", "menu", NOW)
     assert store.stats()["topic"] == {"youth": 1}
     if isinstance(store, SqliteStore):
         store.close()

@@ -42,6 +42,7 @@ from bot.core.types import Effect, Inbound, Kind, Reply
 from bot.service.conversation import Conversations
 from bot.service.inbox import TELEGRAM_UNNEEDED, Inbox
 from bot.settings import Settings
+from bot.storage.store import PersonKey
 
 log = logging.getLogger("bot.telegram")
 
@@ -153,7 +154,7 @@ class TelegramChannel:
         self.queue.inbox.close()
         await self.app.shutdown()
 
-    def _key(self, chat_id: int) -> str:
+    def _key(self, chat_id: int) -> PersonKey:
         """The person's key: in a private chat, the chat id is the user id."""
         return self.conversations.key(CHANNEL, str(chat_id))
 
