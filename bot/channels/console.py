@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from bot.channels.markup import bold
 from bot.core.types import Inbound, Kind, Reply
 from bot.service.conversation import Conversations
 
@@ -15,7 +16,7 @@ USER = "local"
 
 def plain(text: str) -> str:
     """The console shows no markup."""
-    return text.replace("**", "")
+    return bold(text, "", "")
 
 
 def parse_line(line: str, lang: str | None) -> tuple[Inbound, str | None]:

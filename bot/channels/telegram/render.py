@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import html
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from telegram import (
     ReplyKeyboardMarkup,
 )
 
+from bot.channels.markup import bold
 from bot.content.i18n import N_, right_to_left
 from bot.core.types import Choice, Inbound, Kind, Reply
 from bot.understanding.text import split_text
@@ -26,8 +26,6 @@ PAIR_LABEL = 14  # two buttons share a row when both labels are this short
 
 SHARE_LOCATION = N_("📍 Share my location")
 SHARE_LOCATION_HINT = N_("Or press the button below to share where you are.")
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ def render(reply: Reply, gettext: Callable[[str], str]) -> list[Outgoing]:
 
 def to_html(text: str) -> str:
     """Reply text as Telegram HTML: everything escaped, then `**bold**` as <b>."""
-    return _BOLD.sub(r"<b>\1</b>", html.escape(text, quote=False))
+    return bold(html.escape(text, quote=False), "<b>", "</b>")
 
 
 def callback_data(choice: Choice) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from pywa_async.types import (
     SectionRow,
 )
 
+from bot.channels.markup import bold
 from bot.content.i18n import N_, Translator, right_to_left
 from bot.core.types import Choice, Effect, Inbound, Kind, Reply
 from bot.understanding.text import split_text
@@ -40,8 +40,6 @@ CLEAR_CHAT = N_(
     "More, then Delete Chat."
 )
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
-
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -53,7 +51,7 @@ class Outgoing:
 
 def to_whatsapp(text: str) -> str:
     """WhatsApp marks bold with single asterisks."""
-    return _BOLD.sub(r"*\1*", text)
+    return bold(text, "*", "*")
 
 
 def _sensitive(reply: Reply) -> bool:
