@@ -3,7 +3,7 @@
 # Build: install the package and its dependencies into a virtual environment, check the content.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md babel.cfg directory.yaml situations.yaml commands.yaml ./
+COPY pyproject.toml README.md babel.cfg directory.yaml situations.yaml commands.yaml danger-words.yaml ./
 COPY bot ./bot
 COPY flows ./flows
 COPY locales ./locales
@@ -16,7 +16,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/
     && mkdir -p /app /data \
     && chown bot:bot /data
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /src/directory.yaml /src/situations.yaml /src/commands.yaml /app/
+COPY --from=build /src/directory.yaml /src/situations.yaml /src/commands.yaml /src/danger-words.yaml /app/
 COPY --from=build /src/flows /app/flows
 COPY --from=build /src/locales /app/locales
 ENV PATH=/opt/venv/bin:$PATH \

@@ -180,3 +180,31 @@ def check(
                     f"{', '.join(listed)}"
                 )
     return problems, warnings
+
+
+# The danger-now word lists, by kind (see danger-words.yaml).
+DANGER_KINDS = ("now", "weapons", "here", "crime", "held", "held_starts", "calm")
+
+
+def load_danger_words(path: Path) -> dict[str, tuple[str, ...]]:
+    """danger-words.yaml's lists; raises CorpusError naming what is wrong."""
+    data = yamlfile.parse(path.read_text(encoding="utf-8")) or {}
+    words = data.get("words") if isinstance(data, dict) else None
+    words = words if isinstance(words, dict) else {}
+    problems = [
+        f"{path.name}: `{k}` is not a kind of danger word" for k in set(words) - set(DANGER_KINDS)
+    ]
+    found: dict[str, tuple[str, ...]] = {}
+    for kind in DANGER_KINDS:
+        listed = words.get(kind)
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(w, str) and w.strip() for w in listed)
+        ):
+            problems.append(f"{path.name}: `{kind}` needs a list of words")
+            continue
+        found[kind] = tuple(listed)
+    if problems:
+        raise CorpusError(sorted(problems))
+    return found

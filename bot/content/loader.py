@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content.commands import Command, load_commands
-from bot.content.corpus import CorpusError, Situation, check, load_situations
+from bot.content.corpus import CorpusError, Situation, check, load_danger_words, load_situations
 from bot.content.directory import Directory, load_directory
 from bot.content.flows import Node, load_flows
 from bot.content.i18n import Catalogs
@@ -32,6 +32,7 @@ class Content:
     catalogs: Catalogs
     situations: dict[str, Situation]
     commands: dict[str, Command]
+    danger_words: dict[str, tuple[str, ...]]
 
     @property
     def locales(self) -> Path:
@@ -52,4 +53,5 @@ def load_content(root: Path | None = None) -> Content:
     if problems:
         raise CorpusError(problems)
     commands = load_commands(root / "commands.yaml", set(nodes))
-    return Content(root, directory, nodes, Catalogs(root / "locales"), situations, commands)
+    words = load_danger_words(root / "danger-words.yaml")
+    return Content(root, directory, nodes, Catalogs(root / "locales"), situations, commands, words)

@@ -98,7 +98,8 @@ class Reading:
 def load_understanding(content: Content, cache: Path | None = None) -> Understanding:
     """The understanding of `content`'s examples, trained or from the cache."""
     model = load_model(content.root, content.situations, cache)
-    return Understanding(content.directory, content.situations, model)
+    rules = safety.DangerRules(content.danger_words)
+    return Understanding(content.directory, content.situations, model, rules)
 
 
 class Understanding:
@@ -109,10 +110,12 @@ class Understanding:
         directory: Directory,
         situations: dict[str, Situation],
         model: Model,
+        rules: safety.DangerRules,
     ) -> None:
         self.directory = directory
         self.situations = situations
         self.model = model
+        self.rules = rules
         self.labels: list[str] = model.classes
         # Ties go to the service staff listed first; fixed at start-up, so computed once.
         self._order = {sid: i for i, sid in enumerate(directory.services)}
@@ -144,7 +147,7 @@ class Understanding:
         ranked = tuple((self.labels[i], float(probs[i])) for i in order[:5])
         if p_danger >= DANGER_YES:
             danger = Danger.YES
-        elif p_danger >= DANGER_ASK or safety.rules_say_danger(text):
+        elif p_danger >= DANGER_ASK or self.rules.say_danger(text):
             danger = Danger.MAYBE
         else:
             danger = Danger.NO

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.content.corpus import CorpusError, load_danger_words
 from bot.content.directory import DirectoryError, load_directory, parse_directory, valid_phone
 from bot.content.hours import is_bank_holiday
 from bot.content.i18n import Translator
@@ -268,3 +269,16 @@ def test_card_shows_everything_a_person_needs(content: Content) -> None:
     assert "Young people" in card
     solace = service_card(content.directory.services["solace-womens-aid"], at(2026, 11, 24, 15), EN)
     assert "Free · Anonymous" in solace
+
+
+def test_danger_words_are_content_and_a_wrong_list_is_named(
+    tmp_path: Path, content: Content
+) -> None:
+    words = content.danger_words
+    assert "machete" in words["weapons"] and "چاقو" in words["weapons"]
+    assert "no me deja salir" in words["held"]
+    (tmp_path / "danger-words.yaml").write_text("words:\n  now: [now]\n  weapon: [knife]\n")
+    with pytest.raises(CorpusError) as err:
+        load_danger_words(tmp_path / "danger-words.yaml")
+    assert "`weapon` is not a kind of danger word" in str(err.value)
+    assert "`weapons` needs a list of words" in str(err.value)
