@@ -59,11 +59,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     web_task: asyncio.Task[None] | None = None
     purging: asyncio.Task[None] | None = None
     try:
-        await engine_process.start()
-        if telegram is not None:
-            await telegram.start()
-        if whatsapp is not None:
-            await whatsapp.start()
+        # The engine's process loads its model while the channels connect: both take a while.
+        channels = [c for c in (telegram, whatsapp) if c is not None]
+        await asyncio.gather(engine_process.start(), *(c.start() for c in channels))
         # Served in polling mode too: /healthz is what a container's health check asks.
         hook = telegram if settings.telegram_webhook_url else None
         app = create_app(

@@ -14,17 +14,13 @@ import os
 import pickle
 import tempfile
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 from scipy.sparse import hstack
 from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.svm import LinearSVC
 
 from bot.content.corpus import (
     Example,
@@ -56,6 +52,13 @@ class Model:
     """
 
     def __init__(self, examples: Sequence[Example], situations: dict[str, Situation]) -> None:
+        # Imported here, where the model is trained: a process that only reads it (the cached
+        # file brings in the vectorisers it needs) starts faster without the rest.
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import LinearSVC
+
         texts = [features_text(ex.text) for ex in examples]
         self.chars = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, dtype=np.float32
@@ -103,10 +106,12 @@ class Model:
 
     def vector(self, texts: Sequence[str]) -> Any:
         """The feature rows for `texts`."""
+        from sklearn import config_context  # loaded already: the vectorisers are scikit-learn's
+
         folded = [features_text(t) for t in texts]
         # The vectorisers were checked when they were trained, and text holds no NaN:
         # scikit-learn's checks on every call would be a quarter of a reading's time.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        with config_context(assume_finite=True, skip_parameter_validation=True):
             return hstack([self.chars.transform(folded), self.words.transform(folded)]).tocsr()
 
     def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +144,7 @@ def _sources(root: Path) -> list[Path]:
 
 def load_model(root: Path, situations: dict[str, Situation], cache: Path | None = None) -> Model:
     """The model for the examples under `root`: from the cache, or trained now and cached."""
-    key = fingerprint(_sources(root), f"{MODEL_VERSION}/{sklearn.__version__}")
+    key = fingerprint(_sources(root), f"{MODEL_VERSION}/{version('scikit-learn')}")
     folder = cache or cache_dir()
     path = folder / f"understanding-{key}.pickle"
     try:
