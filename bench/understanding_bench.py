@@ -45,6 +45,7 @@ from bot.core.engine import Engine
 from bot.core.types import Inbound, Session
 from bot.understanding.model import Model
 from bot.understanding.reader import Danger, Understanding, load_understanding
+from bot.understanding.rules import DangerRules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +143,8 @@ def cross_validate(content: Any, folds: int = 5) -> None:
     start = time.perf_counter()
     for train, held in split.split(np.zeros(len(labels)), labels):
         model = Model([examples[i] for i in train], content.situations)
-        u = Understanding(content.directory, content.situations, model)
+        rules = DangerRules(content.danger_words)
+        u = Understanding(content.directory, content.situations, model, rules)
         probs, danger = model.predict([examples[i].text for i in held])
         for row, i in enumerate(held):
             ex = examples[i]
