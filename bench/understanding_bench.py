@@ -2,10 +2,10 @@
 
 Run: .venv/bin/python bench/understanding_bench.py [--verbose] [--no-cv] [--testset DIR]
 
-1. A blind test set (default bench/heldout15/<lang>.yaml), written apart from the training
+1. A blind test set (default bench/heldout16/<lang>.yaml), written apart from the training
    examples by a writer given only directory.yaml, situations.yaml and the product description,
    who never saw the examples, the old word lists or the other test sets (bench/devset and
-   bench/heldout3 to bench/heldout14, whose misses were read while building, and bench/heldout
+   bench/heldout3 to bench/heldout15, whose misses were read while building, and bench/heldout
    and bench/heldout2, kept for comparison). Per language: the right service first and in the
    top 3 (for a question with no service expected, a tips screen), services offered that must
    not be (a perpetrators' line to a victim), danger now caught (the 999 card, or the question
@@ -231,7 +231,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--verbose", action="store_true", help="list every miss")
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation")
-    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout15")
+    parser.add_argument("--testset", type=Path, default=ROOT / "bench" / "heldout16")
     args = parser.parse_args()
     content = load_content(ROOT)
     u = load_understanding(content)
