@@ -11,7 +11,6 @@ import time
 from bot.channels.server import server
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.web import create_app
-from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.content.loader import load_content
 from bot.core.engine import Engine
 from bot.service.conversation import Conversations
@@ -54,7 +53,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     telegram = None
     if settings.telegram_token is not None:
         telegram = TelegramChannel(conversations, settings, max_rate=settings.telegram_max_rate)
-    whatsapp = WhatsAppChannel(conversations, settings) if settings.whatsapp_token else None
+    whatsapp = None
+    if settings.whatsapp_token:
+        # Imported only when configured: pywa is a fifth of a Telegram-only start.
+        from bot.channels.whatsapp.channel import WhatsAppChannel
+
+        whatsapp = WhatsAppChannel(conversations, settings)
     web = None
     web_task: asyncio.Task[None] | None = None
     purging: asyncio.Task[None] | None = None

@@ -18,7 +18,7 @@ from bot.content.loader import Content
 from bot.core.engine import Engine
 from bot.core.reports import Report
 from bot.core.screens import HOME, MENU
-from bot.core.types import Choice, Effect, Inbound, Reply, Session
+from bot.core.types import Choice, Effect, Inbound, Kind, Reply, Session
 from bot.service.limits import Limits, Window
 from bot.service.locks import KeyedLocks
 from bot.service.worker import EngineProcess, WorkerError
@@ -240,7 +240,9 @@ class Conversations:
         if self._too_fast(key):
             return self._slow_down(channel, key)
         async with self._locks.hold(key):
-            if self.remote is None:
+            # A button or a command needs no model: while the engine's process is starting
+            # (or coming back), this one answers it at once rather than keep the person waiting.
+            if self.remote is None or (not self.remote.alive and inbound.kind is not Kind.TEXT):
                 return self.handle(channel, user_id, inbound, update_id)
             try:
                 replies, report = await self.remote.handle(channel, user_id, inbound, update_id)

@@ -69,8 +69,10 @@ async def test_a_dead_child_is_replaced_on_the_next_turn(remote: Conversations) 
     process.kill()
     await process.wait()
     [menu] = await remote.feed("telegram", "u2", Inbound.command("start"))
-    assert remote.remote.alive and remote.remote._proc is not process
-    assert "Appelez le 999" in menu.text  # the session was kept: still French
+    assert "Appelez le 999" in menu.text  # answered at once, and the session was kept: French
+    replies = await remote.feed("telegram", "u2", Inbound.typed("voisins bruyants la nuit"))
+    assert remote.remote.alive and remote.remote._proc is not process  # typed words: a new child
+    assert replies and replies[0].lang == "fr"
 
 
 async def test_a_stuck_child_gets_an_apology_in_the_persons_language(
@@ -122,3 +124,23 @@ async def test_a_child_that_dies_between_turns_comes_back_by_itself(
         if remote.remote.alive and remote.remote._proc is not process:
             break
     assert remote.remote.alive and remote.remote._proc is not process
+
+
+async def test_buttons_and_commands_are_answered_while_the_child_starts(
+    tmp_path: Path, engine: Engine
+) -> None:
+    store = SqliteStore(tmp_path / "bot.db")
+    process = EngineProcess(tmp_path / "bot.db", tmp_path)  # not started yet
+    conv = Conversations(engine, store, load_secret(tmp_path), remote=process)
+    try:
+        [menu] = await conv.feed("telegram", "5", Inbound.command("start", "en"))
+        assert "999" in menu.text
+        [tips] = await conv.feed("telegram", "5", Inbound.choice("tips"))
+        assert "tips.home" in [c.id for c in tips.choices]
+        assert not process.alive  # answered here: nothing waited for the child
+        # Typed words need the model: they wait for the child, which starts for them.
+        [found] = await conv.feed("telegram", "5", Inbound.typed("noisy neighbours every night"))
+        assert process.alive and "Streetline" in found.text
+    finally:
+        await process.close()
+        store.close()

@@ -185,14 +185,15 @@ class TelegramChannel:
         await self.queue.put_data(data, self.app.bot)
 
     async def publish_commands(self) -> None:
-        """Telegram's command menu, in each language (English for everyone else)."""
+        """Telegram's command menu in each language (English for the rest), all at once."""
         content = self.conversations.content
-        for lang in (None, *LANGS):
+
+        async def publish(lang: str | None) -> None:
             _ = content.catalogs.get(lang or "en")
             commands = [BotCommand(c.name, _(c.description)) for c in menu(content.commands)]
-            await self._retry(
-                functools.partial(self.app.bot.set_my_commands, commands, language_code=lang)
-            )
+            await self._retry(lambda: self.app.bot.set_my_commands(commands, language_code=lang))
+
+        await asyncio.gather(*(publish(lang) for lang in (None, *LANGS)))
 
     # Handlers.
     async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -282,10 +283,9 @@ class TelegramChannel:
 
     async def _post(self, chat_id: int, text: str) -> object:
         """One staff post, in HTML, tried again after a rate limit or a server error."""
-        send = functools.partial(
-            self.app.bot.send_message, chat_id, text, parse_mode=ParseMode.HTML
+        return await self._retry(
+            lambda: self.app.bot.send_message(chat_id, text, parse_mode="HTML")
         )
-        return await self._retry(send)
 
     async def _retry(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """Try again after a 429, a server error or a timeout."""
