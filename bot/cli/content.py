@@ -53,6 +53,7 @@ def directory_check() -> int:
 
 def search(args: argparse.Namespace) -> int:
     """`bot search`: what the assistant would understand and suggest for each query."""
+    from bot.core.screens import ASK_DANGER, REMINDER
     from bot.understanding.reader import Danger, load_understanding
 
     content = load_content()
@@ -79,12 +80,9 @@ def search(args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False), flush=True)
             continue
         if reading.danger is Danger.YES:
-            print(
-                "EMERGENCY: call 999 (if you cannot speak, stay on the line; "
-                "on a mobile, press 55 when asked)"
-            )
+            print(f"EMERGENCY: {_(REMINDER)}")  # the 999 card comes first, in the language
         elif reading.danger is Danger.MAYBE:
-            print("ASK: is someone in danger right now?")
+            print(f"ASK: {_(ASK_DANGER)}")
         if reading.command:
             print(f"COMMAND: {reading.command}")
         if reading.screen:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from bot.content.i18n import LANGS
+from bot.content.loader import load_content
 from bot.core.actions import FORGET_CONFIRM
 from bot.core.engine import Engine
 from bot.core.screens import ASK, EMERGENCY, LANGUAGE, REMINDER, RESULTS
@@ -392,6 +393,16 @@ def test_who_is_it_about_is_asked_when_unclear_and_each_answer_fits(engine: Engi
 def test_a_query_in_another_language_than_the_session(chat: Chat) -> None:
     [reply] = chat.say("violencia doméstica")
     assert "svc:angelou" in ids(reply)
+
+
+def test_search_speaks_the_language_it_is_given() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "search", "--lang", "fr", "he has a knife outside my door"],
+        capture_output=True, text=True, env=dict(os.environ), check=False, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    french = load_content().catalogs.get("fr")("In danger now? Call 999.")
+    assert proc.stdout.splitlines()[0] == f"EMERGENCY: {french}" and "999" in french
 
 
 def test_search_command_reads_one_query_a_line() -> None:
