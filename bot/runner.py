@@ -17,14 +17,14 @@ from bot.service.conversation import Conversations
 from bot.service.worker import EngineProcess
 from bot.settings import Settings
 from bot.storage.sqlite import SqliteStore
-from bot.storage.store import Store, StoreUnavailable, load_secret
+from bot.storage.store import StoreUnavailable, Upkeep, load_secret
 
 log = logging.getLogger("bot.run")
 
 PURGE_EVERY = 24 * 3600.0  # seconds between applications of the retention rules
 
 
-async def purge_daily(store: Store, report_days: int, stop: asyncio.Event) -> None:
+async def purge_daily(store: Upkeep, report_days: int, stop: asyncio.Event) -> None:
     """Apply the retention rules at start and then once a day, until `stop` is set."""
     while not stop.is_set():
         try:

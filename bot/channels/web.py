@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels.server import HeaderLimit
-from bot.storage.store import Store, StoreFull
+from bot.storage.store import StoreFull, Upkeep
 
 log = logging.getLogger("bot.channels.web")
 
@@ -101,7 +101,7 @@ class WhatsAppHook(Protocol):
 
 
 def create_app(
-    store: Store,
+    store: Upkeep,
     telegram: TelegramHook | None = None,
     whatsapp: WhatsAppHook | None = None,
     engine_alive: Callable[[], bool] | None = None,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.storage.store import Store, StoreUnavailable
+from bot.storage.store import InboxRows, StoreUnavailable
 
 log = logging.getLogger("bot.service.inbox")
 
@@ -50,7 +50,7 @@ class Inbox:
 
     def __init__(
         self,
-        store: Store,
+        store: InboxRows,
         channel: str,
         unneeded: frozenset[str],
         clock: Callable[[], float] = time.time,

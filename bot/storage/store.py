@@ -32,26 +32,17 @@ class StoreUnavailable(Exception):
     """
 
 
-class Store(Protocol):
-    """Where sessions and aggregate counts live; nothing else about a person."""
+class Sessions(Protocol):
+    """Where each person is, and each turn's changes kept in one transaction."""
 
     def load_session(self, key: PersonKey, now: float) -> Session | None:
         """The person's session, unless it has expired."""
 
     def save_session(self, key: PersonKey, session: Session) -> None:
-        """Remember a session (its language, screen and flow data)."""
+        """Remember a session (its language, screen and where Back goes)."""
 
     def forget(self, key: PersonKey) -> None:
         """Erase every row about the person with this key."""
-
-    def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
-        """Add to the daily aggregate counts (no user key)."""
-
-    def stats(self) -> dict[str, dict[str, int]]:
-        """Totals by event kind and value, plus languages and channels."""
-
-    def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
-        """Drop expired sessions and old reports; return how many of each went."""
 
     def commit(
         self,
@@ -66,17 +57,28 @@ class Store(Protocol):
     def processed(self, update: str) -> tuple[bool, str | None]:
         """Whether an update was handled already, and the reference it filed, if any."""
 
+    def record(self, day: str, channel: str, lang: str, events: Iterable[tuple[str, str]]) -> None:
+        """Add to the daily aggregate counts (no user key)."""
+
+
+class Reports(Protocol):
+    """The reports filed, their staff posts, and the aggregate counts: what staff read."""
+
     def reports(self, since: str = "") -> list[Report]:
         """Reports filed on or after `since` (an ISO date), oldest first."""
 
-    def ping(self) -> None:
-        """Raise if the store cannot be read."""
+    def unposted(self) -> list[tuple[Report, int]]:
+        """Reports not yet wholly posted to the staff chat, oldest first, with parts posted."""
 
-    def keep_message_ids(self, rows: Iterable[tuple[PersonKey, int, float]]) -> None:
-        """Remember (key, message id, when) of messages quick exit may delete after a restart."""
+    def post_progress(self, reference: str, parts: int, done: bool) -> None:
+        """Note how many parts of a report's staff post went out; forget it once all did."""
 
-    def take_message_ids(self, key: PersonKey) -> list[tuple[float, int]]:
-        """The (when, message id) remembered for a person, forgetting them."""
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Totals by event kind and value, plus languages and channels."""
+
+
+class InboxRows(Protocol):
+    """Updates that have arrived but whose turns are not done yet."""
 
     def inbox_add(self, channel: str, bodies: Sequence[bytes], now: float) -> list[int]:
         """Keep updates that have arrived but whose turns are not done; their row numbers."""
@@ -87,14 +89,32 @@ class Store(Protocol):
     def inbox_unfinished(self, channel: str, now: float) -> list[tuple[int, bytes]]:
         """Updates left in hand by a crash, oldest first, counting this try; stale ones dropped."""
 
-    def unposted(self) -> list[tuple[Report, int]]:
-        """Reports not yet wholly posted to the staff chat, oldest first, with parts posted."""
-
-    def post_progress(self, reference: str, parts: int, done: bool) -> None:
-        """Note how many parts of a report's staff post went out; forget it once all did."""
-
     def tidy(self) -> None:
         """Empty the write-ahead log, so rows deleted since (an update in hand) leave no copy."""
+
+
+class MessageIds(Protocol):
+    """The ids of messages in a chat, so quick exit can delete them after a restart."""
+
+    def keep_message_ids(self, rows: Iterable[tuple[PersonKey, int, float]]) -> None:
+        """Remember (key, message id, when) of messages quick exit may delete after a restart."""
+
+    def take_message_ids(self, key: PersonKey) -> list[tuple[float, int]]:
+        """The (when, message id) remembered for a person, forgetting them."""
+
+
+class Upkeep(Protocol):
+    """Keeping the store healthy and small."""
+
+    def purge(self, now: float, report_days: int = 365) -> tuple[int, int]:
+        """Drop expired sessions and old reports; return how many of each went."""
+
+    def ping(self) -> None:
+        """Raise if the store cannot be read."""
+
+
+class Store(Sessions, Reports, InboxRows, MessageIds, Upkeep, Protocol):
+    """Everything the assistant keeps: each part of it takes only the narrow side it uses."""
 
 
 class StoreFull(StoreUnavailable):

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 
-from bot.storage.store import MESSAGE_IDS_TTL, PersonKey, Store, StoreUnavailable
+from bot.storage.store import MESSAGE_IDS_TTL, MessageIds, PersonKey, StoreUnavailable
 
 log = logging.getLogger("bot.telegram")
 
@@ -62,7 +62,10 @@ class ChatHistory:
     """Each chat's message ids, in memory and in the store, so a restart loses none of them."""
 
     def __init__(
-        self, store: Store, key: Callable[[int], PersonKey], clock: Callable[[], float] = time.time
+        self,
+        store: MessageIds,
+        key: Callable[[int], PersonKey],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.sent = SentMessages(clock)
         self._store = store

@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 
 from bot.channels.telegram.render import staff_parts
 from bot.core.reports import Report, staff_text
-from bot.storage.store import Store, StoreUnavailable
+from bot.storage.store import Reports, StoreUnavailable
 
 log = logging.getLogger("bot.telegram")
 
@@ -33,7 +33,7 @@ class StaffPoster:
     def __init__(
         self,
         send: Callable[[int, str], Awaitable[object]],
-        store: Store,
+        store: Reports,
         chat_id: int,
         pauses: tuple[float, float, float] = PAUSES,
     ) -> None:
