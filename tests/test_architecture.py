@@ -17,6 +17,7 @@ LAYERS = [
     {"bot.understanding"},
     {"bot.core"},
     {"bot.storage"},
+    {"bot.staff"},
     {"bot.service"},
     {"bot.channels"},
     {"bot.cli", "bot.runner", "bot.__main__"},

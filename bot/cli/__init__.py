@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from bot.cli import staff
 from bot.cli.content import directory_check, search
 from bot.cli.operations import backup, health, is_date, links, open_store
 from bot.content.corpus import CorpusError
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     links = sub.add_parser("links", help="Telegram deep links for posters, with QR codes")
     links.add_argument("--username", default="", help="the bot's username (else asked of Telegram)")
     links.add_argument("--out", default="qr", help="folder for the QR code PNGs")
+    staff.add_parser(sub)
     return p
 
 
@@ -105,6 +107,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return health(settings)
     if args.command == "backup":
         return backup(args.path, settings)
+    if args.command == "staff":
+        return staff.staff(args, settings)
     if args.command == "purge":
         sessions, reports = open_store(settings).purge(time.time(), settings.report_retention_days)
         print(f"removed {sessions} idle session(s) and {reports} report(s) past retention")

@@ -1,0 +1,1 @@
+"""The Community Safety Team's accounts and sign-in."""
