@@ -7,7 +7,8 @@ import sys
 from datetime import UTC, datetime
 
 from bot.settings import Settings
-from bot.staff.accounts import ROLES, AccountError, Accounts
+from bot.staff.accounts import ROLES, AccountError, Accounts, normal_email
+from bot.staff.signins import SignIns
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +51,9 @@ def staff(args: argparse.Namespace, settings: Settings) -> int:
             print(f"No account for {args.email}.", file=sys.stderr)
             return 1
         else:
+            signins = SignIns(settings.db_path)
+            signins.end_all(normal_email(args.email))  # signed out everywhere, at once
+            signins.close()
             print(f"removed {args.email}")
         return 0
     finally:

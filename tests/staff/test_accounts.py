@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.staff.accounts import LOCK_SECONDS, AccountError, Accounts
+from bot.staff.signins import SignIns
 
 PASSWORD = "correct horse battery"
 
@@ -114,8 +115,10 @@ def test_bot_staff_adds_lists_and_removes_with_the_password_on_stdin(tmp_path: P
     listed = bot(tmp_path, "list")
     assert listed.stdout.startswith("lead@rbkc.gov.uk\tadmin\tsince ")
     assert "b@rbkc.gov.uk" not in listed.stdout
-    assert bot(tmp_path, "remove", "lead@rbkc.gov.uk").returncode == 0
+    signed_in = SignIns(tmp_path / "bot.db").start("lead@rbkc.gov.uk")
+    assert bot(tmp_path, "remove", "Lead@rbkc.gov.uk").returncode == 0
     assert bot(tmp_path, "list").stdout == ""
+    assert SignIns(tmp_path / "bot.db").who(signed_in) is None  # signed out at once
     assert bot(tmp_path, "remove", "lead@rbkc.gov.uk").returncode == 1
     # Never on the command line, where other users of the machine could read it.
     refused = bot(tmp_path, "add", "c@rbkc.gov.uk")
