@@ -105,9 +105,7 @@ class Actions:
         """Where the screen's `decide` rule sends the answers given (the Community Trigger)."""
         node = self.content.nodes.get(st.session.node)
         if node is None or node.decide is None:
-            _ = self.screens.tr(st)
-            message = _("Sorry, that button no longer works. Here is the main menu.")
-            self.screens.nudge(st, message, MENU)
+            self.screens.button_gone(st)
             return
         target = node.decide.target(st.session.draft)
         st.session.draft = {}

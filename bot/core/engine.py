@@ -139,10 +139,7 @@ class Engine:
         elif self.screens.exists(choice_id) and not choice_id.startswith("act:"):
             self.screens.go_or_ask_language(st, choice_id)
         else:
-            _ = self.screens.tr(st)
-            self.screens.nudge(
-                st, _("Sorry, that button no longer works. Here is the main menu."), MENU
-            )
+            self.screens.button_gone(st)
 
     def _text(self, st: State, raw: str) -> None:
         text = clean(raw)

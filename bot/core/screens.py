@@ -172,7 +172,8 @@ class Screens:
         intro = _("These services may help:")
         # About violence, abuse, young people or safeguarding: a service there first and foremost
         # (the police, listed under many topics, do not make a noise complaint sensitive).
-        sensitive = any(s.topics[:1] and s.topics[0] in d.sensitive_topics for s in found)
+        topics = d.sensitive_topics  # derived from the directory: once, not once a service
+        sensitive = any(s.topics[:1] and s.topics[0] in topics for s in found)
         text = f"{intro}\n\n{body}" + (f"\n\n{_(REMINDER)}" if sensitive else "")
         return text, self.nav(st, choices, self.came_from(st), sensitive)
 
@@ -214,6 +215,11 @@ class Screens:
         _ = self.tr(st)
         st.replies.append(Reply(_(LOST_ANSWERS)))
         self.show(st, REPORT_FORM)
+
+    def button_gone(self, st: State) -> None:
+        """A button that no longer means anything here: say so, and show the main menu."""
+        _ = self.tr(st)
+        self.nudge(st, _("Sorry, that button no longer works. Here is the main menu."), MENU)
 
     def nudge(self, st: State, message: str, screen: str | None = None) -> None:
         """A kind word, then the screen the person was on (or `screen`), so nothing is lost."""

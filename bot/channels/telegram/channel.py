@@ -284,7 +284,7 @@ class TelegramChannel:
     async def _post(self, chat_id: int, text: str) -> object:
         """One staff post, in HTML, tried again after a rate limit or a server error."""
         return await self._retry(
-            lambda: self.app.bot.send_message(chat_id, text, parse_mode="HTML")
+            lambda: self.app.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
         )
 
     async def _retry(self, call: Callable[[], Awaitable[_T]]) -> _T:
